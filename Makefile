@@ -1,0 +1,33 @@
+# emotag: the README's commands.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: setup quickstart test lint train-tfidf train-minilm clean
+
+$(BIN)/emotag:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# torch pinned in the same install so the resolver never fetches a CUDA build
+	$(BIN)/pip install -q "torch==2.13.0" -e ".[dev]"
+
+setup: $(BIN)/emotag
+
+# Fresh machine, main job: train the TF-IDF baseline on the bundled GoEmotions and write its report.
+quickstart: setup train-tfidf
+
+train-tfidf: setup
+	$(BIN)/emotag train --config configs/tfidf.yaml --output runs/tfidf
+
+train-minilm: setup
+	$(BIN)/emotag train --config configs/minilm.yaml --output runs/minilm
+
+test: setup
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/python -m pytest -q
+
+lint: setup
+	$(BIN)/ruff check src tests benchmarks
+
+clean:
+	rm -rf build dist src/*.egg-info .pytest_cache .ruff_cache

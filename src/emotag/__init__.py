@@ -1,0 +1,19 @@
+"""emotag: multi-label emotion recognition for English text (GoEmotions taxonomy)."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from .config import EmotagConfig, load_config  # noqa: E402
+from .labels import GOEMOTIONS_LABELS  # noqa: E402
+from .thresholds import ThresholdTuner  # noqa: E402
+
+__all__ = ["GOEMOTIONS_LABELS", "EmotagConfig", "ThresholdTuner", "__version__", "load",
+           "load_config"]
+
+
+def load(path: str | None = None):  # noqa: ANN201 - avoids importing torch at import time
+    """Load a model folder as a :class:`~emotag.predictor.Predictor`."""
+    from .predictor import Predictor
+
+    return Predictor.load(path)

@@ -1,0 +1,1 @@
+"""The ``emotag`` command line (typer)."""

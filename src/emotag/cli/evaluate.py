@@ -1,0 +1,41 @@
+"""``emotag evaluate``: recompute the report of a saved model with its saved thresholds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..config import load_config
+from .train import console, print_headline
+
+
+def evaluate_command(
+    model_dir: Annotated[Path, typer.Argument(help="A run/model folder made by emotag train.")],
+    split: Annotated[list[str] | None, typer.Option(
+        "--split", help="dev and/or test (repeatable; default both).")] = None,
+    data: Annotated[Path | None, typer.Option(
+        "--data", help="A labelled csv/tsv/jsonl/parquet file to evaluate instead.")] = None,
+    text_column: Annotated[str, typer.Option(help="Text column of --data.")] = "text",
+    label_column: Annotated[str, typer.Option(help="Labels column of --data.")] = "labels",
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="Where to write (default: MODEL_DIR/evaluation).")] = None,
+) -> None:
+    """Recompute metrics.json, report.md/html and plots for a saved model."""
+    from ..models.base import read_manifest
+    from ..pipeline import evaluate_saved
+
+    overrides: list[str] = []
+    splits = split or ["dev", "test"]
+    if data is not None:
+        labels = read_manifest(model_dir)["label_names"]
+        overrides = ["data.dataset=files", f"data.train_file={data}",
+                     f"data.validation_file={data}", f"data.test_file={data}",
+                     f"data.text_column={text_column}", f"data.label_column={label_column}",
+                     f"data.label_names={labels}"]
+        splits = ["test"]
+    cfg = load_config(None, overrides)
+    metrics = evaluate_saved(model_dir, cfg, splits, output or model_dir / "evaluation")
+    print_headline(metrics)
+    console.print(f"report: {(output or model_dir / 'evaluation') / 'report.md'}")

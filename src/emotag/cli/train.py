@@ -1,0 +1,48 @@
+"""``emotag train``: config file + overrides -> a run folder with model and report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from ..config import load_config
+from ..evaluation import headline
+
+console = Console()
+
+
+def train_command(
+    config: Annotated[Path | None, typer.Option("--config", "-c",
+                                                help="YAML config (configs/NAME.yaml).")] = None,
+    set_: Annotated[list[str] | None, typer.Option(
+        "--set", help="Override one setting: group.key=value (repeatable).")] = None,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Run folder to write.")] = Path(
+        "runs/default"),
+    resume: Annotated[bool, typer.Option(
+        "--resume", help="Continue an interrupted run from its newest complete checkpoint.")
+    ] = False,
+) -> None:
+    """Train a model, tune thresholds on dev, evaluate on test, write the report."""
+    from ..pipeline import train_run
+
+    cfg = load_config(config, set_ or [])
+    metrics = train_run(cfg, output, resume=resume)
+    print_headline(metrics)
+    console.print(f"report: {output / 'report.md'}  ({output / 'report.html'})")
+
+
+def print_headline(metrics: dict) -> None:
+    from rich.table import Table
+
+    table = Table(title="tuned thresholds (chosen on dev)")
+    cols = ["macro_f1", "micro_f1", "ekman_macro_f1", "sentiment_macro_f1"]
+    table.add_column("split")
+    for c in cols:
+        table.add_column(c, justify="right")
+    for split, m in metrics["splits"].items():
+        h = headline(m)
+        table.add_row(split, *(f"{h[c]:.4f}" if c in h else "-" for c in cols))
+    console.print(table)

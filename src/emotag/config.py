@@ -1,0 +1,231 @@
+"""Run configuration: dataclass groups, a YAML file, and ``key=value`` overrides.
+
+Follows transformers' ``run_classification.py``: one dataclass per concern, every field with
+its default and help text in one place. Precedence: defaults < ``--config FILE`` < ``--set``.
+Unknown keys raise :class:`~emotag.errors.ConfigError` instead of being silently ignored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_type_hints
+
+import yaml
+
+from .errors import ConfigError
+
+MODEL_TYPES = ("transformer", "tfidf")
+LOSSES = ("bce", "weighted_bce", "focal", "asymmetric")
+THRESHOLD_STRATEGIES = ("fixed", "global", "per_label", "per_label_shrunk")
+
+
+def _help(text: str, default: Any) -> Any:
+    if isinstance(default, list | dict):
+        return field(default_factory=lambda: type(default)(default), metadata={"help": text})
+    return field(default=default, metadata={"help": text})
+
+
+@dataclass
+class DataConfig:
+    """Where the examples come from and how they are read."""
+
+    dataset: str = _help(
+        "'goemotions' (the bundled copy), 'hub' (hub_id/hub_config via datasets) or 'files' "
+        "(train_file/validation_file/test_file: csv, tsv, jsonl or parquet).", "goemotions")
+    data_dir: str | None = _help(
+        "Folder of the bundled GoEmotions copy (default: data/goemotions).", None)
+    verify_checksums: bool = _help("Check the bundled files against SHA256SUMS.", True)
+    hub_id: str = _help("Hub dataset id used when dataset='hub'.",
+                        "google-research-datasets/go_emotions")
+    hub_config: str | None = _help("Hub dataset config used when dataset='hub'.", "simplified")
+    train_file: str | None = _help("Training file when dataset='files'.", None)
+    validation_file: str | None = _help("Dev file (thresholds are tuned on it).", None)
+    test_file: str | None = _help("Test file (only ever evaluated).", None)
+    text_column: str = _help("Name of the text column in user files.", "text")
+    label_column: str = _help("Name of the labels column: a list, or comma-separated names/ids.",
+                              "labels")
+    id_column: str | None = _help("Optional id column kept alongside predictions.", None)
+    label_names: list[str] | None = _help(
+        "Label set in column order for user files (default: GoEmotions if every label is one of "
+        "its names, else the sorted labels of the training file).", None)
+    max_train_samples: int | None = _help("Keep only the first N training rows (for tests).", None)
+    max_eval_samples: int | None = _help("Keep only the first N dev/test rows (for tests).", None)
+
+    def __post_init__(self) -> None:
+        if self.dataset not in ("goemotions", "hub", "files"):
+            raise ConfigError(f"data.dataset={self.dataset!r}; expected goemotions, hub or files")
+        if self.dataset == "files" and not (self.train_file and self.validation_file):
+            raise ConfigError("data.dataset='files' needs data.train_file and "
+                              "data.validation_file (thresholds are tuned on the dev split)")
+
+
+@dataclass
+class ModelConfig:
+    """Which classifier, and its architecture-level settings."""
+
+    model_type: str = _help("'transformer' (fine-tuned encoder) or 'tfidf' (baseline).",
+                            "transformer")
+    backbone: str = _help("Encoder: 'minilm' or 'mpnet' (offline PyPI copies, sha256-pinned), "
+                          "any hub id, or a local folder.", "minilm")
+    max_length: int = _help("Tokens per text; longer texts are truncated.", 128)
+    dropout: float | None = _help("Override the backbone's hidden dropout.", None)
+    # TF-IDF baseline
+    word_ngram_max: int = _help("tfidf: word n-grams 1..N.", 2)
+    char_ngram_range: list[int] = _help("tfidf: char_wb n-gram range [min, max].", [2, 5])
+    max_features_word: int = _help("tfidf: vocabulary cap for word n-grams.", 100_000)
+    max_features_char: int = _help("tfidf: vocabulary cap for char n-grams.", 150_000)
+    C: float = _help("tfidf: inverse regularisation strength of the logistic regressions.", 4.0)
+
+    def __post_init__(self) -> None:
+        if self.model_type not in MODEL_TYPES:
+            raise ConfigError(f"model.model_type={self.model_type!r}; expected one of "
+                              f"{', '.join(MODEL_TYPES)}")
+        if self.max_length < 8:
+            raise ConfigError(f"model.max_length={self.max_length}; expected at least 8")
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation settings for the transformer (ignored by tfidf)."""
+
+    seed: int = _help("Seed for weights init, data order and dropout.", 42)
+    epochs: float = _help("Training epochs.", 3.0)
+    max_steps: int = _help("If > 0, stop after this many optimiser steps (overrides epochs).", -1)
+    learning_rate: float = _help("Peak learning rate (AdamW).", 5e-5)
+    batch_size: int = _help("Texts per training batch.", 32)
+    eval_batch_size: int = _help("Texts per inference batch.", 128)
+    warmup_ratio: float = _help("Fraction of steps spent warming the learning rate up.", 0.1)
+    weight_decay: float = _help("AdamW weight decay.", 0.01)
+    lr_scheduler: str = _help("transformers scheduler name.", "linear")
+    loss: str = _help("bce | weighted_bce (per-label pos_weight) | focal | asymmetric.", "bce")
+    pos_weight_power: float = _help("weighted_bce: pos_weight = (neg/pos) ** power.", 0.5)
+    focal_gamma: float = _help("focal: focusing parameter gamma.", 2.0)
+    asl_gamma_neg: float = _help("asymmetric: gamma for negatives.", 4.0)
+    asl_clip: float = _help("asymmetric: probability margin for negatives.", 0.05)
+    label_smoothing: float = _help("Targets become y*(1-s) + s/2.", 0.0)
+    bf16: bool = _help("bf16 autocast (CPU AMX/AVX512-BF16).", False)
+    group_by_length: bool = _help("Length-grouped batches (less padding, same epochs).", True)
+    logging_steps: int = _help("Log the training loss every N steps.", 50)
+    save_steps: int = _help("Checkpoint every N steps (for --resume).", 200)
+    save_total_limit: int = _help("Checkpoints kept on disk.", 2)
+    keep_checkpoints: bool = _help("Keep checkpoints after a successful run.", False)
+    eval_each_epoch: bool = _help("Dev loss and macro-F1 after each epoch (loss curve).", True)
+    num_threads: int | None = _help("torch intra-op threads (default: all cores).", None)
+
+    def __post_init__(self) -> None:
+        if self.loss not in LOSSES:
+            raise ConfigError(f"train.loss={self.loss!r}; expected one of {', '.join(LOSSES)}")
+        if not 0.0 <= self.label_smoothing < 0.5:
+            raise ConfigError(f"train.label_smoothing={self.label_smoothing}; expected [0, 0.5)")
+        if self.batch_size < 1 or self.eval_batch_size < 1:
+            raise ConfigError("train.batch_size and train.eval_batch_size must be positive")
+
+
+@dataclass
+class ThresholdConfig:
+    """How decision thresholds are chosen on the dev split."""
+
+    strategy: str = _help("fixed (0.5) | global | per_label | per_label_shrunk.",
+                          "per_label_shrunk")
+    prior_strength: float = _help("per_label_shrunk: pseudo-count pulling a label's threshold "
+                                  "towards the global one (rare labels move most).", 20.0)
+
+    def __post_init__(self) -> None:
+        if self.strategy not in THRESHOLD_STRATEGIES:
+            raise ConfigError(f"thresholds.strategy={self.strategy!r}; expected one of "
+                              f"{', '.join(THRESHOLD_STRATEGIES)}")
+
+
+@dataclass
+class EmotagConfig:
+    """A whole run: data, model, training and thresholds."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    thresholds: ThresholdConfig = field(default_factory=ThresholdConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any], *, source: str = "config") -> EmotagConfig:
+        """Build from nested dicts; unknown groups or keys raise ConfigError."""
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{source}: expected a mapping of groups, got {type(raw).__name__}")
+        groups = {f.name: f.type for f in dataclasses.fields(cls)}
+        kwargs = {}
+        hints = get_type_hints(cls)
+        for name, values in raw.items():
+            if name not in groups:
+                raise ConfigError(f"{source}: unknown group {name!r}; expected one of "
+                                  f"{', '.join(groups)}")
+            group_cls = hints[name]
+            values = values or {}
+            if not isinstance(values, dict):
+                raise ConfigError(f"{source}: group {name!r} must be a mapping of keys, got "
+                                  f"{values!r}")
+            known = {f.name for f in dataclasses.fields(group_cls)}
+            for key in values:
+                if key not in known:
+                    raise ConfigError(f"{source}: unknown key {name}.{key}; valid keys: "
+                                      f"{', '.join(sorted(known))}")
+            # Coerce "5e-5"-style strings before the group's __post_init__ validates them.
+            values = {k: _float_value(group_cls, name, k, v) for k, v in values.items()}
+            try:
+                kwargs[name] = group_cls(**values)
+            except TypeError as e:
+                raise ConfigError(f"{source}: {e}") from e
+        return cls(**kwargs)
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> EmotagConfig:
+    """Defaults, then the YAML file at ``path``, then ``group.key=value`` overrides."""
+    raw: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file not found: {path}")
+        with open(path, encoding="utf-8") as f:
+            try:
+                raw = yaml.safe_load(f) or {}
+            except yaml.YAMLError as e:
+                raise ConfigError(f"{path}: not valid YAML: {e}") from e
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{path}: expected a mapping of groups (data, model, train, "
+                              "thresholds)")
+    for item in overrides or []:
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r}: expected group.key=value, e.g. train.epochs=2")
+        key, value = item.split("=", 1)
+        if key.count(".") != 1:
+            raise ConfigError(f"--set {item!r}: expected group.key=value, e.g. train.epochs=2")
+        group, name = key.split(".")
+        raw.setdefault(group, {})
+        if raw[group] is None:
+            raw[group] = {}
+        try:
+            raw[group][name] = yaml.safe_load(value)
+        except yaml.YAMLError as e:
+            raise ConfigError(f"--set {item!r}: value is not valid YAML: {e}") from e
+    return EmotagConfig.from_dict(raw, source=str(path) if path else "--set")
+
+
+def _float_value(group_cls: type, group: str, key: str, value: Any) -> Any:
+    """Make float fields floats (YAML reads ``5e-5`` as str and ``3`` as int); reject a
+    non-integer for an int field, so ``batch_size=3.5`` fails here, not deep in training."""
+    f = next(f for f in dataclasses.fields(group_cls) if f.name == key)
+    is_float = isinstance(f.default, float) or f.type in ("float", "float | None")
+    is_int = f.type in ("int", "int | None")
+    if is_float and isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError as e:
+            raise ConfigError(f"{group}.{key}={value!r}: expected a number") from e
+    if is_float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if is_int and value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+        raise ConfigError(f"{group}.{key}={value!r}: expected an integer")
+    return value

@@ -1,0 +1,100 @@
+"""The GoEmotions label set, its groupings, and multi-hot encoding.
+
+Column order is a contract: every probability matrix, threshold vector and report in emotag
+uses the order of ``emotions.txt`` (admiration = 0 ... neutral = 27).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+from sklearn.preprocessing import MultiLabelBinarizer
+
+from .errors import DataError
+from .paths import goemotions_dir
+
+GOEMOTIONS_LABELS: tuple[str, ...] = (
+    "admiration", "amusement", "anger", "annoyance", "approval", "caring", "confusion",
+    "curiosity", "desire", "disappointment", "disapproval", "disgust", "embarrassment",
+    "excitement", "fear", "gratitude", "grief", "joy", "love", "nervousness", "optimism",
+    "pride", "realization", "relief", "remorse", "sadness", "surprise", "neutral",
+)  # fmt: skip
+
+NEUTRAL = "neutral"
+TAXONOMIES = ("goemotions", "ekman", "sentiment")
+
+
+def make_binarizer(label_names: Sequence[str]) -> MultiLabelBinarizer:
+    """A fitted MultiLabelBinarizer whose columns follow ``label_names`` exactly."""
+    mlb = MultiLabelBinarizer(classes=list(label_names))
+    mlb.fit([list(label_names)])
+    return mlb
+
+
+def encode(label_lists: Iterable[Iterable[str]], label_names: Sequence[str]) -> np.ndarray:
+    """Label-name lists -> (n, len(label_names)) uint8 multi-hot matrix.
+
+    Unknown names are rejected (MultiLabelBinarizer would only warn and drop them).
+    """
+    label_lists = [list(x) for x in label_lists]
+    known = set(label_names)
+    for i, labels in enumerate(label_lists):
+        for name in labels:
+            if name not in known:
+                raise DataError(f"unknown label {name!r}; valid labels: {', '.join(label_names)}",
+                                row=i + 1)
+    return make_binarizer(label_names).transform(label_lists).astype(np.uint8)
+
+
+def decode(matrix: np.ndarray, label_names: Sequence[str]) -> list[list[str]]:
+    """Multi-hot matrix -> label-name lists (inverse of :func:`encode`)."""
+    return [list(t) for t in make_binarizer(label_names).inverse_transform(np.asarray(matrix))]
+
+
+@lru_cache(maxsize=4)
+def _read_mapping(name: str, data_dir: str) -> dict[str, list[str]]:
+    path = Path(data_dir) / name
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def taxonomy_groups(taxonomy: str, data_dir: Path | None = None) -> dict[str, list[str]]:
+    """Group name -> member emotions for ``ekman`` or ``sentiment``; neutral is its own group.
+
+    Read from the paper's mapping files (``ekman_mapping.json``, ``sentiment_dict.json``).
+    """
+    files = {"ekman": "ekman_mapping.json", "sentiment": "sentiment_dict.json"}
+    if taxonomy not in files:
+        raise ValueError(f"unknown taxonomy {taxonomy!r}; expected one of {sorted(files)}")
+    mapping = _read_mapping(files[taxonomy], str(data_dir or goemotions_dir()))
+    groups = {name: list(members) for name, members in mapping.items()}  # callers may mutate
+    groups[NEUTRAL] = [NEUTRAL]
+    return groups
+
+
+def group_matrix(
+    matrix: np.ndarray, label_names: Sequence[str], taxonomy: str, *, reduce: str = "any"
+) -> tuple[np.ndarray, list[str]]:
+    """Map a (n, 28) matrix onto a taxonomy's groups.
+
+    ``reduce="any"`` turns decisions/targets into group decisions (a group is on when any
+    member is on, the paper's convention); ``reduce="max"`` maps probabilities (a group's
+    score is its most likely member's score).
+    """
+    if reduce not in ("any", "max"):
+        raise ValueError(f"reduce={reduce!r}; expected 'any' or 'max'")
+    groups = taxonomy_groups(taxonomy)
+    index = {name: i for i, name in enumerate(label_names)}
+    names = list(groups)
+    out = np.zeros((matrix.shape[0], len(names)), dtype=matrix.dtype)
+    for j, g in enumerate(names):
+        cols = [index[m] for m in groups[g] if m in index]
+        if cols:
+            out[:, j] = matrix[:, cols].max(axis=1)
+    if reduce == "any":
+        out = (out > 0).astype(matrix.dtype)
+    return out, names

@@ -1,0 +1,22 @@
+"""Classifiers behind one contract: fit, predict_proba, save, load."""
+
+from .base import FORMAT_VERSION, EmotionClassifier, load_model, save_model
+
+__all__ = ["FORMAT_VERSION", "EmotionClassifier", "load_model", "save_model", "build_model"]
+
+
+def build_model(config, label_names):  # noqa: ANN001, ANN201 - thin factory
+    """A fresh, unfitted classifier for an :class:`~emotag.config.EmotagConfig`."""
+    m = config.model
+    if m.model_type == "tfidf":
+        from .tfidf import TfidfLogRegClassifier
+
+        return TfidfLogRegClassifier(
+            label_names=list(label_names), word_ngram_max=m.word_ngram_max,
+            char_ngram_range=tuple(m.char_ngram_range), max_features_word=m.max_features_word,
+            max_features_char=m.max_features_char, C=m.C, random_state=config.train.seed)
+    from .transformer import TransformerClassifier
+
+    return TransformerClassifier(label_names=list(label_names), backbone=m.backbone,
+                                 max_length=m.max_length, dropout=m.dropout,
+                                 train_config=config.train)

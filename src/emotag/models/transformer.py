@@ -1,0 +1,199 @@
+"""A fine-tuned encoder: ``AutoModelForSequenceClassification`` for multi-label emotions.
+
+The config says ``problem_type="multi_label_classification"`` with ``id2label``, so a saved
+model used through a plain transformers ``pipeline`` applies a sigmoid per label (not a
+softmax across labels). Training runs through :class:`~emotag.training.EmotagTrainer`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..backbones import resolve_backbone
+from ..config import TrainConfig
+from ..errors import ModelFormatError
+from ..errors import NotFittedError as EmotagNotFittedError
+from .base import EmotionClassifier
+
+HF_SUBDIR = "transformer"
+
+
+def tokenize_split(tokenizer: Any, texts: Sequence[str], labels: np.ndarray | None,
+                   max_length: int) -> Any:
+    """texts (+ labels) -> a ``datasets.Dataset`` with input ids, float labels and lengths.
+
+    No padding here: the collator pads each batch to its own longest text, and the length
+    column lets the Trainer group texts of similar length into the same batch.
+    """
+    import datasets
+
+    columns: dict[str, Any] = {"text": list(texts)}
+    if labels is not None:
+        columns["labels"] = np.asarray(labels, dtype=np.float32).tolist()
+    ds = datasets.Dataset.from_dict(columns)
+
+    def encode(batch: dict[str, list]) -> dict[str, list]:
+        enc = tokenizer(batch["text"], truncation=True, max_length=max_length)
+        enc["length"] = [len(ids) for ids in enc["input_ids"]]
+        return enc
+
+    return ds.map(encode, batched=True, batch_size=1000, remove_columns=["text"],
+                  desc="tokenizing", keep_in_memory=True)
+
+
+class TransformerClassifier(EmotionClassifier):
+    """Encoder + linear head fine-tuned end to end with a multi-label loss."""
+
+    model_type = "transformer"
+
+    def __init__(self, label_names: Sequence[str] | None = None, backbone: str = "minilm",
+                 max_length: int = 128, dropout: float | None = None,
+                 train_config: TrainConfig | None = None) -> None:
+        self.label_names = list(label_names) if label_names else []
+        self.backbone = backbone
+        self.max_length = max_length
+        self.dropout = dropout
+        self.train_config = train_config or TrainConfig()
+
+    # ------------------------------------------------------------------ building
+    def _build(self) -> None:
+        from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+
+        path = resolve_backbone(self.backbone)
+        kwargs: dict[str, Any] = {}
+        if self.dropout is not None:
+            kwargs["hidden_dropout_prob"] = self.dropout
+        config = AutoConfig.from_pretrained(
+            path, num_labels=len(self.label_names), problem_type="multi_label_classification",
+            id2label=dict(enumerate(self.label_names)),
+            label2id={n: i for i, n in enumerate(self.label_names)}, **kwargs)
+        self.model_ = AutoModelForSequenceClassification.from_pretrained(path, config=config)
+        self.tokenizer_ = AutoTokenizer.from_pretrained(path)
+
+    # ------------------------------------------------------------------ training
+    def fit(self, train: Any, dev: Any | None = None, *, work_dir: Path | None = None,
+            resume: bool = False, callbacks: list | None = None) -> TransformerClassifier:
+        """Fine-tune on ``train``; ``dev`` gives the validation loss curve.
+
+        Checkpoints go to ``work_dir/checkpoints`` every ``save_steps``; with ``resume`` the
+        newest complete one is loaded (weights, optimizer, scheduler, RNG, data position).
+        """
+        from transformers import DataCollatorWithPadding, TrainingArguments, set_seed
+
+        from ..losses import build_loss
+        from ..training import EmotagTrainer, last_complete_checkpoint, macro_f1_at_half
+
+        cfg = self.train_config
+        self.label_names = list(self.label_names or train.label_names)
+        set_threads(cfg.num_threads)
+        set_seed(cfg.seed)
+        self._build()
+        work_dir = Path(work_dir or "emotag-work")
+        ckpt_dir = work_dir / "checkpoints"
+        train_ds = tokenize_split(self.tokenizer_, train.texts, train.labels, self.max_length)
+        eval_ds = None
+        if dev is not None and cfg.eval_each_epoch:
+            eval_ds = tokenize_split(self.tokenizer_, dev.texts, dev.labels, self.max_length)
+        args = TrainingArguments(
+            output_dir=str(ckpt_dir), seed=cfg.seed, data_seed=cfg.seed,
+            num_train_epochs=cfg.epochs, max_steps=cfg.max_steps,
+            per_device_train_batch_size=cfg.batch_size,
+            per_device_eval_batch_size=cfg.eval_batch_size,
+            learning_rate=cfg.learning_rate, weight_decay=cfg.weight_decay,
+            warmup_steps=cfg.warmup_ratio, lr_scheduler_type=cfg.lr_scheduler,
+            train_sampling_strategy="group_by_length" if cfg.group_by_length else "random",
+            length_column_name="length", logging_steps=cfg.logging_steps,
+            save_strategy="steps", save_steps=cfg.save_steps,
+            save_total_limit=cfg.save_total_limit,
+            eval_strategy="epoch" if eval_ds is not None else "no",
+            bf16=cfg.bf16, use_cpu=not torch.cuda.is_available(), report_to="none",
+            dataloader_num_workers=0, disable_tqdm=False,
+        )
+        trainer = EmotagTrainer(
+            model=self.model_, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
+            data_collator=DataCollatorWithPadding(self.tokenizer_),
+            processing_class=self.tokenizer_, compute_metrics=macro_f1_at_half,
+            loss_fn=build_loss(cfg, np.asarray(train.labels)), callbacks=callbacks)
+        checkpoint = last_complete_checkpoint(ckpt_dir) if resume else None
+        result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+        self.model_ = trainer.model
+        self.model_.eval()
+        self.log_history_ = list(trainer.state.log_history)
+        self.train_runtime_s_ = float(result.metrics.get("train_runtime", 0.0))
+        self.resumed_from_ = str(checkpoint) if checkpoint else None
+        return self
+
+    # ------------------------------------------------------------------ inference
+    @torch.inference_mode()
+    def predict_logits(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
+        """Raw logits, batched by length (fewer pad tokens), returned in input order."""
+        if not hasattr(self, "model_"):
+            raise EmotagNotFittedError("TransformerClassifier is not fitted; call fit or load")
+        if isinstance(texts, str):
+            texts = [texts]
+        texts = list(texts)
+        batch_size = batch_size or self.train_config.eval_batch_size
+        out = np.zeros((len(texts), len(self.label_names)), dtype=np.float32)
+        if not texts:
+            return out
+        enc = self.tokenizer_(texts, truncation=True, max_length=self.max_length)
+        order = np.argsort([len(ids) for ids in enc["input_ids"]], kind="stable")
+        self.model_.eval()
+        for start in range(0, len(order), batch_size):
+            idx = order[start:start + batch_size]
+            batch = self.tokenizer_.pad(
+                {k: [enc[k][i] for i in idx] for k in enc}, return_tensors="pt")
+            logits = self.model_(**batch).logits
+            out[idx] = logits.float().cpu().numpy()
+        return out
+
+    def predict_proba(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
+        logits = self.predict_logits(texts, batch_size)
+        return (1.0 / (1.0 + np.exp(-logits.astype(np.float64)))).astype(np.float32)
+
+    # ------------------------------------------------------------------ persistence
+    def save_backend(self, model_dir: Path) -> dict[str, Any]:
+        """Hugging Face format (safetensors + config + tokenizer), written to a temp folder
+        and renamed, so an interrupted save never leaves a half model."""
+        import shutil
+
+        target = Path(model_dir) / HF_SUBDIR
+        tmp = Path(model_dir) / f".{HF_SUBDIR}.partial"
+        shutil.rmtree(tmp, ignore_errors=True)
+        self.model_.save_pretrained(tmp)
+        self.tokenizer_.save_pretrained(tmp)
+        old = Path(model_dir) / f".{HF_SUBDIR}.old"
+        shutil.rmtree(old, ignore_errors=True)
+        if target.exists():
+            os.replace(target, old)
+        os.replace(tmp, target)
+        shutil.rmtree(old, ignore_errors=True)
+        return {"transformer": {"backbone": self.backbone, "max_length": self.max_length}}
+
+    @classmethod
+    def load_backend(cls, model_dir: Path, manifest: dict[str, Any]) -> TransformerClassifier:
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        src = Path(model_dir) / HF_SUBDIR
+        if not (src / "config.json").is_file():
+            raise ModelFormatError(f"{src}: no Hugging Face model (config.json missing)")
+        info = manifest.get("transformer", {})
+        model = cls(label_names=manifest["label_names"], backbone=info.get("backbone", str(src)),
+                    max_length=int(info.get("max_length", 128)))
+        model.model_ = AutoModelForSequenceClassification.from_pretrained(
+            src, use_safetensors=True)
+        model.model_.eval()
+        model.tokenizer_ = AutoTokenizer.from_pretrained(src)
+        return model
+
+
+def set_threads(num_threads: int | None) -> None:
+    """torch intra-op threads: the given number, else every core this process may use."""
+    n = num_threads or len(os.sched_getaffinity(0))
+    torch.set_num_threads(max(1, n))

@@ -1,0 +1,154 @@
+"""The train -> tune -> evaluate -> report sequence behind ``emotag train`` and ``evaluate``.
+
+A run folder is also a model folder: ``emotag.json`` and the backend files, plus
+``thresholds.json`` (tuned on dev only), ``metrics.json``, ``report.md``, ``report.html``,
+``plots/``, ``predictions/{dev,test}_probs.npy`` and ``run_log.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .config import EmotagConfig
+from .data import Split, load_splits
+from .errors import ConfigError, DataError
+from .evaluation import evaluate_split, headline
+from .io_utils import atomic_save_npy, atomic_write_json
+from .models import EmotionClassifier, build_model, load_model, save_model
+from .models.base import MANIFEST
+from .runlog import environment
+from .thresholds import ThresholdTuner
+
+CONFIG_FILE = "train_config.json"
+
+
+def _check_resume(output_dir: Path, config: EmotagConfig, resume: bool) -> None:
+    saved = output_dir / CONFIG_FILE
+    if resume:
+        if saved.is_file():
+            old = json.loads(saved.read_text(encoding="utf-8"))
+            if old != json.loads(json.dumps(config.to_dict())):
+                raise ConfigError(f"--resume with a different config than {saved}; resume with "
+                                  "the same --config/--set, or train into a new --output")
+    elif (output_dir / MANIFEST).is_file() or (output_dir / "checkpoints").is_dir():
+        raise ConfigError(f"{output_dir} already holds a run; pass --resume to continue it, or "
+                          "choose another --output")
+
+
+def train_run(config: EmotagConfig, output_dir: Path, resume: bool = False) -> dict[str, Any]:
+    """Train, tune thresholds on dev, evaluate on dev and test, write every artifact."""
+    output_dir = Path(output_dir)
+    t_start = time.time()
+    _check_resume(output_dir, config, resume)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(output_dir / CONFIG_FILE, config.to_dict())
+    splits = load_splits(config.data)
+    if "dev" not in splits:
+        raise DataError("no dev split: thresholds are tuned on dev, so one is required")
+    train, dev = splits["train"], splits["dev"]
+    timings: dict[str, float] = {"load_data_s": time.time() - t_start}
+
+    t0 = time.time()
+    if resume and (output_dir / MANIFEST).is_file():
+        model = load_model(output_dir)           # training had finished; redo the evaluation
+        log_history: list[dict] = _previous_log(output_dir)
+        resumed_from = "finished model"
+    else:
+        model = build_model(config, train.label_names)
+        model.fit(train, dev, work_dir=output_dir, resume=resume)
+        save_model(model, output_dir)
+        log_history = getattr(model, "log_history_", [])
+        resumed_from = getattr(model, "resumed_from_", None)
+    timings["train_s"] = time.time() - t0
+
+    metrics = evaluate_run(model, splits, output_dir, config=config, log_history=log_history,
+                           timings=timings, extra_model_info={"resumed_from": resumed_from})
+    if not config.train.keep_checkpoints:
+        shutil.rmtree(output_dir / "checkpoints", ignore_errors=True)
+    timings["total_s"] = time.time() - t_start
+    atomic_write_json(output_dir / "run_log.json", {
+        "config": config.to_dict(), **environment(), "timings": timings,
+        "resumed_from": resumed_from, "log_history": log_history,
+        "headline": {s: headline(m) for s, m in metrics["splits"].items()}})
+    return metrics
+
+
+def _previous_log(output_dir: Path) -> list[dict]:
+    path = output_dir / "run_log.json"
+    if path.is_file():
+        return json.loads(path.read_text(encoding="utf-8")).get("log_history", [])
+    return []
+
+
+def evaluate_run(model: EmotionClassifier, splits: dict[str, Split], output_dir: Path, *,
+                 config: EmotagConfig | None = None, thresholds: ThresholdTuner | None = None,
+                 log_history: list[dict] | None = None, timings: dict[str, float] | None = None,
+                 extra_model_info: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Score dev/test, tune thresholds on dev (unless given), write metrics and report."""
+    from .report import write_report
+
+    output_dir = Path(output_dir)
+    names = list(model.label_names)
+    timings = timings if timings is not None else {}
+    t0 = time.time()
+    probs: dict[str, np.ndarray] = {}
+    targets: dict[str, np.ndarray] = {}
+    for name in ("dev", "test"):
+        if name in splits:
+            _check_labels(splits[name], names)
+            probs[name] = model.predict_proba(splits[name].texts)
+            targets[name] = splits[name].labels
+            atomic_save_npy(output_dir / "predictions" / f"{name}_probs.npy",
+                            probs[name].astype(np.float32))
+    timings["predict_s"] = time.time() - t0
+    if thresholds is None:
+        if "dev" not in probs:
+            raise DataError("thresholds are tuned on the dev split, which is missing")
+        tcfg = config.thresholds if config else None
+        thresholds = ThresholdTuner(strategy=tcfg.strategy if tcfg else "per_label_shrunk",
+                                    prior_strength=tcfg.prior_strength if tcfg else 20.0)
+        thresholds.fit(probs["dev"], targets["dev"])
+        thresholds.save(output_dir / "thresholds.json", names)
+        strategy = thresholds.strategy
+    else:
+        strategy = "saved"
+    t = thresholds.thresholds_
+    model_info: dict[str, Any] = {"type": model.model_type}
+    if config is not None:
+        model_info.update({k: v for k, v in config.to_dict()["model"].items()
+                           if config.model.model_type == "transformer" or k != "backbone"})
+    model_info.update(extra_model_info or {})
+    metrics = {
+        "label_names": names, "thresholds": thresholds.to_dict(names),
+        "threshold_strategy": strategy, "model": model_info,
+        "training": {"wall_time_s": timings.get("train_s"), **timings},
+        "splits": {name: evaluate_split(targets[name], probs[name], t, names) for name in probs},
+    }
+    atomic_write_json(output_dir / "metrics.json", metrics)
+    write_report(output_dir, metrics, probs, targets, log_history or None)
+    return metrics
+
+
+def _check_labels(split: Split, names: list[str]) -> None:
+    if list(split.label_names) != names:
+        raise DataError(f"{split.source}: its labels {split.label_names} differ from the "
+                        f"model's {names}")
+
+
+def evaluate_saved(model_dir: Path, config: EmotagConfig, split_names: list[str],
+                   output_dir: Path) -> dict[str, Any]:
+    """``emotag evaluate``: a saved model, its saved thresholds, chosen splits."""
+    model = load_model(model_dir)
+    tuner = ThresholdTuner.load(Path(model_dir) / "thresholds.json", model.label_names)
+    splits = load_splits(config.data)
+    missing = [s for s in split_names if s not in splits]
+    if missing:
+        raise DataError(f"split(s) {missing} not in the data; available: {sorted(splits)}")
+    chosen = {s: splits[s] for s in split_names}
+    return evaluate_run(model, chosen, output_dir, thresholds=tuner)

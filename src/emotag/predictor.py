@@ -1,0 +1,95 @@
+"""The inference object users hold: a model, its labels and its dev-tuned thresholds.
+
+``emotag.load(path)`` returns a :class:`Predictor`. ``predict_proba`` gives one row of
+independent sigmoid scores per text (columns = ``labels``); ``predict`` applies the saved
+thresholds (or one the caller gives) and/or a top-k cut, and returns labels with scores.
+One string in gives one result out; a list gives a list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import ModelFormatError
+from .labels import TAXONOMIES, group_matrix
+from .models import EmotionClassifier, load_model
+from .paths import REPO_ROOT
+from .thresholds import ThresholdTuner
+
+DEFAULT_MODEL_DIR = REPO_ROOT / "models" / "default"
+
+
+class Predictor:
+    """A loaded model plus its thresholds."""
+
+    def __init__(self, model: EmotionClassifier, thresholds: np.ndarray,
+                 path: Path | None = None) -> None:
+        self.model = model
+        self.labels: list[str] = list(model.label_names)
+        self.thresholds = np.asarray(thresholds, dtype=np.float64)
+        self.path = path
+
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> Predictor:
+        """Load a model folder (default: the shipped model in ``models/default``)."""
+        if path is None:
+            path = DEFAULT_MODEL_DIR
+            if not (Path(path) / "emotag.json").is_file():
+                raise ModelFormatError(f"no default model at {path}; pass a model folder "
+                                       "made by `emotag train`")
+        path = Path(path)
+        model = load_model(path)
+        tfile = path / "thresholds.json"
+        if tfile.is_file():
+            thresholds = ThresholdTuner.load(tfile, model.label_names).thresholds_
+        else:
+            thresholds = np.full(len(model.label_names), 0.5)
+        return cls(model, thresholds, path)
+
+    def predict_proba(self, texts: str | Sequence[str]) -> np.ndarray:
+        """(n, n_labels) scores; a single string gives shape (n_labels,)."""
+        single = isinstance(texts, str)
+        probs = self.model.predict_proba([texts] if single else list(texts))
+        return probs[0] if single else probs
+
+    def predict(self, texts: str | Sequence[str], threshold: float | None = None,
+                top_k: int | None = None, taxonomy: str = "goemotions",
+                all_scores: bool = False) -> Any:
+        """Per text, ``[{"label", "score"}, ...]`` sorted by score.
+
+        Labels are kept when their score reaches their threshold (the saved per-label ones,
+        or ``threshold`` for all); ``top_k`` then keeps at most k of them. ``all_scores``
+        returns every label. ``taxonomy`` maps scores onto ekman or sentiment groups first.
+        """
+        single = isinstance(texts, str)
+        probs = self.model.predict_proba([texts] if single else list(texts))
+        names, cut = self.labels, self.thresholds
+        if taxonomy != "goemotions":
+            probs, names, cut = self.group_scores(probs, taxonomy)
+        if threshold is not None:
+            cut = np.full(len(names), float(threshold))
+        out = []
+        for row in probs:
+            order = np.argsort(-row, kind="stable")
+            keep = [j for j in order if all_scores or row[j] >= cut[j]]
+            if top_k is not None:
+                keep = keep[:top_k]
+            out.append([{"label": names[j], "score": float(row[j])} for j in keep])
+        return out[0] if single else out
+
+    def group_scores(self, probs: np.ndarray, taxonomy: str
+                     ) -> tuple[np.ndarray, list[str], np.ndarray]:
+        """Scores, names and thresholds on a taxonomy's groups.
+
+        A group's score is its members' best margin over their own thresholds, shifted so
+        that the group fires exactly when a member fires (the paper's "any member" rule).
+        """
+        if taxonomy not in TAXONOMIES:
+            raise ValueError(f"taxonomy={taxonomy!r}; expected one of {', '.join(TAXONOMIES)}")
+        shifted = np.clip(probs - self.thresholds[None, :] + 0.5, 0.0, 1.0)
+        grouped, names = group_matrix(shifted, self.labels, taxonomy, reduce="max")
+        return grouped, names, np.full(len(names), 0.5)

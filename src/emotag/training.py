@@ -1,0 +1,82 @@
+"""The Hugging Face Trainer, with emotag's loss and crash-safe resuming.
+
+``EmotagTrainer`` overrides ``compute_loss`` only; everything else (length-grouped batches,
+checkpoints, RNG state, progress bar with ETA, bf16 autocast) is the stock Trainer.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from transformers import Trainer
+
+from .losses import LossFn
+
+REQUIRED_CHECKPOINT_FILES = ("trainer_state.json", "optimizer.pt", "scheduler.pt")
+
+
+class EmotagTrainer(Trainer):
+    """A Trainer whose loss is a setting (BCE, weighted BCE, focal, asymmetric).
+
+    Labels are float multi-hot vectors; logits are cast to float32 before the loss so bf16
+    autocast never degrades the loss computation.
+    """
+
+    def __init__(self, *args: Any, loss_fn: LossFn, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.loss_fn = loss_fn
+
+    def compute_loss(self, model: torch.nn.Module, inputs: dict[str, Any],
+                     return_outputs: bool = False,
+                     num_items_in_batch: torch.Tensor | int | None = None) -> Any:
+        inputs = dict(inputs)
+        labels = inputs.pop("labels")
+        outputs = model(**inputs)
+        loss = self.loss_fn(outputs.logits.float(), labels.float())
+        return (loss, outputs) if return_outputs else loss
+
+
+def last_complete_checkpoint(checkpoint_dir: Path) -> Path | None:
+    """Newest ``checkpoint-N`` whose files were all written.
+
+    The Trainer writes ``trainer_state.json`` last; a folder without it (or without the
+    optimizer state) was interrupted mid-save by a crash or ``kill -9``, and is removed so
+    that resuming never loads half a checkpoint.
+    """
+    checkpoint_dir = Path(checkpoint_dir)
+    if not checkpoint_dir.is_dir():
+        return None
+    found = []
+    for path in checkpoint_dir.glob("checkpoint-*"):
+        suffix = path.name.rsplit("-", 1)[-1]
+        if not suffix.isdigit():
+            continue
+        if all((path / f).is_file() for f in REQUIRED_CHECKPOINT_FILES) and _state_ok(path):
+            found.append((int(suffix), path))
+        else:
+            shutil.rmtree(path, ignore_errors=True)
+    return max(found)[1] if found else None
+
+
+def _state_ok(path: Path) -> bool:
+    try:
+        json.loads((path / "trainer_state.json").read_text(encoding="utf-8"))
+        return True
+    except (OSError, json.JSONDecodeError):
+        return False
+
+
+def macro_f1_at_half(eval_pred: Any) -> dict[str, float]:
+    """``compute_metrics`` for the Trainer: dev macro/micro-F1 at 0.5 after each epoch."""
+    from sklearn.metrics import f1_score
+
+    logits, labels = eval_pred.predictions, eval_pred.label_ids
+    pred = (logits > 0).astype(np.uint8)  # sigmoid(x) >= 0.5  <=>  x >= 0
+    y = labels.astype(np.uint8)
+    return {"macro_f1": float(f1_score(y, pred, average="macro", zero_division=0)),
+            "micro_f1": float(f1_score(y, pred, average="micro", zero_division=0))}

@@ -1,0 +1,353 @@
+"""Tests for emotag.data: the GoEmotions TSV reader, the bundled copy, and user files."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from emotag.config import DataConfig
+from emotag.data import (
+    load_files,
+    load_goemotions,
+    load_splits,
+    read_goemotions_tsv,
+    verify_checksums,
+)
+from emotag.errors import ChecksumError, DataError
+from emotag.labels import GOEMOTIONS_LABELS
+from emotag.paths import goemotions_dir
+
+LABELS = list(GOEMOTIONS_LABELS)
+COL = {name: i for i, name in enumerate(LABELS)}
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8", newline="")
+    return path
+
+
+def names_of(split, i: int) -> list[str]:
+    return [split.label_names[j] for j in np.flatnonzero(split.labels[i])]
+
+
+# --------------------------------------------------------------------------- TSV reader
+def test_read_tsv_unquotes_csv_style_text_like_hugging_face(tmp_path):
+    path = write(tmp_path / "mini.tsv",
+                 '"""I didn\'t..."" Oh look"\t27\tabc\n'
+                 "plain text, with a comma\t2,17\tdef\n"
+                 'a "quoted" word inside\t0\tghi\n')
+    split = read_goemotions_tsv(path)
+    assert split.texts == ['"I didn\'t..." Oh look', "plain text, with a comma",
+                           'a "quoted" word inside']
+    assert split.ids == ["abc", "def", "ghi"]
+    assert split.name == "mini"
+    assert split.source == str(path)
+    assert split.label_names == LABELS
+    assert split.labels.shape == (3, 28)
+    assert names_of(split, 0) == ["neutral"]
+    assert names_of(split, 1) == ["anger", "joy"]
+    assert names_of(split, 2) == ["admiration"]
+
+
+GOOD = "fine row\t1\tid1\n"
+
+
+@pytest.mark.parametrize(("bad_line", "row_no", "needle"), [
+    ("only two fields\t3\n", 2, "expected 3 tab-separated fields"),
+    ("four\tfields\there\t1\n", 2, "got 4"),
+    ("   \t3\tid2\n", 2, "empty text"),
+    ("text\tjoy\tid2\n", 2, "not comma-separated integers"),
+    ("text\t1,x\tid2\n", 2, "not comma-separated integers"),
+    ("text\t\tid2\n", 2, "not comma-separated integers"),
+    ("text\t3,28\tid2\n", 2, "label id 28 out of range 0..27"),
+    ("text\t-1\tid2\n", 2, "label id -1 out of range"),
+])
+def test_read_tsv_bad_rows_name_file_and_row(tmp_path, bad_line, row_no, needle):
+    path = write(tmp_path / "bad.tsv", GOOD + bad_line + GOOD)
+    with pytest.raises(DataError) as info:
+        read_goemotions_tsv(path)
+    msg = str(info.value)
+    assert str(path) in msg
+    assert f"row {row_no}" in msg
+    assert needle in msg
+    assert info.value.row == row_no
+    assert info.value.path == str(path)
+
+
+def test_read_tsv_bad_row_number_is_counted_from_one(tmp_path):
+    path = write(tmp_path / "bad.tsv", GOOD * 4 + "text\t99\tx\n")
+    with pytest.raises(DataError, match=r"row 5: label id 99"):
+        read_goemotions_tsv(path)
+
+
+# --------------------------------------------------------------------------- bundled copy
+@pytest.fixture(scope="module")
+def bundled():
+    return load_goemotions()
+
+
+def test_load_goemotions_bundled_counts_and_first_row(bundled):
+    assert {k: len(v) for k, v in bundled.items()} == {"train": 43410, "dev": 5426,
+                                                      "test": 5427}
+    train = bundled["train"]
+    assert train.texts[0] == "My favourite food is anything I didn't have to cook myself."
+    assert names_of(train, 0) == ["neutral"]
+    assert train.ids[0] == "eebbqej"
+    for s in bundled.values():
+        assert s.label_names == LABELS
+        assert s.labels.shape == (len(s), 28)
+        assert s.labels.dtype == np.uint8
+        assert (s.labels.sum(axis=1) >= 1).all()
+        assert len(s.ids) == len(s)
+    # label counts from data/goemotions/README.md
+    assert int(train.labels[:, COL["neutral"]].sum()) == 14219
+    assert int(train.labels[:, COL["grief"]].sum()) == 77
+    assert int(bundled["test"].labels[:, COL["admiration"]].sum()) == 504
+
+
+def test_load_goemotions_unquotes_the_real_quoted_rows(bundled):
+    dev = bundled["dev"]
+    i = dev.ids.index("eepmnfn")
+    assert i == 88  # line 89 of dev.tsv
+    assert dev.texts[i] == ('"I didn\'t learn anything from the last short clip video on twitter '
+                            'that cut in mid way through an confrontation" Oh look a new one!')
+    assert names_of(dev, i) == ["disapproval"]
+    assert not any(t.startswith('"""') for t in dev.texts)
+
+
+def _copy_small_files(tmp_path: Path) -> Path:
+    """The bundled folder's small files with their real SHA256SUMS lines."""
+    src = goemotions_dir()
+    small = ["emotions.txt", "ekman_mapping.json", "sentiment_dict.json"]
+    dst = tmp_path / "ge"
+    dst.mkdir()
+    for name in small:
+        shutil.copyfile(src / name, dst / name)
+    lines = [ln for ln in (src / "SHA256SUMS").read_text().splitlines()
+             if ln.split()[-1] in small]
+    assert len(lines) == 3
+    (dst / "SHA256SUMS").write_text("\n".join(lines) + "\n")
+    return dst
+
+
+def test_verify_checksums_detects_a_tampered_copy(tmp_path):
+    folder = _copy_small_files(tmp_path)
+    verify_checksums(folder)  # the untouched copies match the pinned sums
+    verify_checksums(folder, ["emotions.txt"])
+    target = folder / "ekman_mapping.json"
+    target.write_bytes(target.read_bytes().replace(b"grief", b"griff"))
+    with pytest.raises(ChecksumError, match="ekman_mapping.json"):
+        verify_checksums(folder)
+    verify_checksums(folder, ["emotions.txt", "sentiment_dict.json"])  # others still fine
+
+
+def test_verify_checksums_needs_sha256sums(tmp_path):
+    with pytest.raises(ChecksumError, match="SHA256SUMS"):
+        verify_checksums(tmp_path)
+
+
+def _tiny_goemotions(tmp_path: Path) -> Path:
+    folder = tmp_path / "tiny"
+    folder.mkdir()
+    shutil.copyfile(goemotions_dir() / "emotions.txt", folder / "emotions.txt")
+    write(folder / "train.tsv", "happy days\t17\tt1\nugh\t2,3\tt2\n")
+    write(folder / "dev.tsv", "meh\t27\td1\n")
+    write(folder / "test.tsv", "wow\t26\tx1\n")
+    sums = [f"{hashlib.sha256((folder / n).read_bytes()).hexdigest()}  {n}"
+            for n in ("train.tsv", "dev.tsv", "test.tsv", "emotions.txt")]
+    (folder / "SHA256SUMS").write_text("\n".join(sums) + "\n")
+    return folder
+
+
+def test_load_goemotions_verifies_a_custom_folder(tmp_path):
+    folder = _tiny_goemotions(tmp_path)
+    splits = load_goemotions(folder)
+    assert {k: len(v) for k, v in splits.items()} == {"train": 2, "dev": 1, "test": 1}
+    assert names_of(splits["train"], 1) == ["anger", "annoyance"]
+    with open(folder / "train.tsv", "a", encoding="utf-8") as f:
+        f.write("sneaky extra row\t17\tt3\n")
+    with pytest.raises(ChecksumError, match="train.tsv"):
+        load_goemotions(folder)
+    assert len(load_goemotions(folder, verify=False)["train"]) == 3
+
+
+def test_load_goemotions_missing_folder(tmp_path):
+    with pytest.raises(DataError, match="not found"):
+        load_goemotions(tmp_path / "nope")
+
+
+# --------------------------------------------------------------------------- user files
+def files_cfg(train: Path, dev: Path, test: Path | None = None, **kw) -> DataConfig:
+    return DataConfig(dataset="files", train_file=str(train), validation_file=str(dev),
+                      test_file=str(test) if test else None, **kw)
+
+
+def test_load_files_csv_with_label_names(tmp_path):
+    train = write(tmp_path / "train.csv",
+                  'text,labels\n"so happy, really","joy,excitement"\nugh,anger\n')
+    dev = write(tmp_path / "dev.csv", "text,labels\nok,neutral\n")
+    splits = load_files(files_cfg(train, dev))
+    assert set(splits) == {"train", "dev"}
+    tr = splits["train"]
+    assert tr.texts == ["so happy, really", "ugh"]
+    # every name is a GoEmotions label, so the GoEmotions order is used
+    assert tr.label_names == LABELS
+    assert names_of(tr, 0) == ["excitement", "joy"]
+    assert names_of(tr, 1) == ["anger"]
+    assert tr.ids == ["1", "2"]
+    assert tr.source == str(train)
+    assert names_of(splits["dev"], 0) == ["neutral"]
+
+
+def test_load_files_csv_with_label_ids(tmp_path):
+    train = write(tmp_path / "train.csv", 'text,labels\nboth,"17,2"\none,27\n')
+    dev = write(tmp_path / "dev.csv", "text,labels\nx,0\n")
+    splits = load_files(files_cfg(train, dev, label_names=LABELS))
+    assert names_of(splits["train"], 0) == ["anger", "joy"]
+    assert names_of(splits["train"], 1) == ["neutral"]
+    assert names_of(splits["dev"], 0) == ["admiration"]
+
+
+def test_load_files_label_ids_need_label_names(tmp_path):
+    train = write(tmp_path / "train.csv", 'text,labels\nboth,"17,2"\n')
+    dev = write(tmp_path / "dev.csv", "text,labels\nx,0\n")
+    with pytest.raises(DataError, match=r"train\.csv, row 1: label id 17 needs"):
+        load_files(files_cfg(train, dev))
+
+
+def test_load_files_custom_label_set_is_sorted_training_labels(tmp_path):
+    train = write(tmp_path / "train.csv", "text,labels\na,spam\nb,\"ham,eggs\"\n")
+    dev = write(tmp_path / "dev.csv", "text,labels\nc,ham\n")
+    splits = load_files(files_cfg(train, dev))
+    assert splits["train"].label_names == ["eggs", "ham", "spam"]
+    np.testing.assert_array_equal(splits["train"].labels, [[0, 0, 1], [1, 1, 0]])
+    np.testing.assert_array_equal(splits["dev"].labels, [[0, 1, 0]])
+
+
+def test_load_files_jsonl_with_label_lists_and_ids(tmp_path):
+    rows = [{"id": "a1", "text": "thanks!", "labels": ["gratitude"]},
+            {"id": "a2", "text": "what? wow", "labels": ["confusion", "surprise"]}]
+    train = write(tmp_path / "train.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+    dev = write(tmp_path / "dev.jsonl", json.dumps({"id": "b", "text": "hm",
+                                                    "labels": ["neutral"]}) + "\n")
+    splits = load_files(files_cfg(train, dev, id_column="id"))
+    tr = splits["train"]
+    assert tr.texts == ["thanks!", "what? wow"]
+    assert tr.ids == ["a1", "a2"]
+    assert names_of(tr, 0) == ["gratitude"]
+    assert names_of(tr, 1) == ["confusion", "surprise"]
+    assert splits["dev"].ids == ["b"]
+
+
+def test_load_files_parquet(tmp_path):
+    train = tmp_path / "train.parquet"
+    dev = tmp_path / "dev.parquet"
+    pq.write_table(pa.table({"sentence": ["I love it", "so scary", "fine"],
+                             "emotions": [["love"], ["fear", "nervousness"], ["neutral"]]}),
+                   train)
+    pq.write_table(pa.table({"sentence": ["yay"], "emotions": [["joy"]]}), dev)
+    splits = load_files(files_cfg(train, dev, text_column="sentence",
+                                  label_column="emotions"))
+    tr = splits["train"]
+    assert tr.texts == ["I love it", "so scary", "fine"]
+    assert tr.label_names == LABELS
+    assert [names_of(tr, i) for i in range(3)] == [["love"], ["fear", "nervousness"],
+                                                   ["neutral"]]
+    assert names_of(splits["dev"], 0) == ["joy"]
+
+
+def test_load_files_parquet_integer_ids(tmp_path):
+    train = tmp_path / "train.parquet"
+    dev = tmp_path / "dev.parquet"
+    pq.write_table(pa.table({"text": ["a", "b"], "labels": [[17, 2], [27]]}), train)
+    pq.write_table(pa.table({"text": ["c"], "labels": [[0]]}), dev)
+    splits = load_files(files_cfg(train, dev, label_names=LABELS))
+    assert names_of(splits["train"], 0) == ["anger", "joy"]
+    assert names_of(splits["dev"], 0) == ["admiration"]
+
+
+def _expect_error(cfg: DataConfig, path: Path, row: int | None, needle: str) -> None:
+    with pytest.raises(DataError) as info:
+        load_files(cfg)
+    msg = str(info.value)
+    assert str(path) in msg, msg
+    assert needle in msg, msg
+    if row is not None:
+        assert f"row {row}:" in msg, msg
+
+
+def test_load_files_missing_column(tmp_path):
+    train = write(tmp_path / "train.csv", "sentence,labels\nhi,joy\n")
+    dev = write(tmp_path / "dev.csv", "text,labels\nok,neutral\n")
+    _expect_error(files_cfg(train, dev), train, None, "missing column 'text'")
+
+
+def test_load_files_empty_text(tmp_path):
+    train = write(tmp_path / "train.csv", "text,labels\nhi,joy\n  ,anger\n")
+    dev = write(tmp_path / "dev.csv", "text,labels\nok,neutral\n")
+    _expect_error(files_cfg(train, dev), train, 2, "empty text")
+
+
+def test_load_files_non_string_text_in_jsonl(tmp_path):
+    train = write(tmp_path / "train.jsonl", '{"text": "hi", "labels": ["joy"]}\n')
+    dev = write(tmp_path / "dev.jsonl", '{"text": "ok", "labels": ["neutral"]}\n'
+                                        '{"text": 42, "labels": ["joy"]}\n')
+    _expect_error(files_cfg(train, dev), dev, 2, "must be a string, got int")
+
+
+def test_load_files_unknown_label_name_with_label_names(tmp_path):
+    train = write(tmp_path / "train.csv", 'text,labels\nhi,joy\nhm,"anger,angst"\n')
+    dev = write(tmp_path / "dev.csv", "text,labels\nok,neutral\n")
+    _expect_error(files_cfg(train, dev, label_names=LABELS), train, 2, "unknown label 'angst'")
+
+
+def test_load_files_unknown_dev_label_is_not_added_to_the_label_set(tmp_path):
+    # label_names unset: the label set comes from the training file (config help text), so a
+    # typo in the dev file must be reported, not turned into a 29th label.
+    train = write(tmp_path / "train.csv", "text,labels\nhi,joy\nugh,anger\n")
+    dev = write(tmp_path / "dev.csv", "text,labels\nok,neutral\nyay,joyy\n")
+    _expect_error(files_cfg(train, dev), dev, 2, "unknown label 'joyy'")
+
+
+def test_load_files_invalid_json_line(tmp_path):
+    train = write(tmp_path / "train.jsonl", '{"text": "hi", "labels": ["joy"]}\n'
+                                            '{"text": "oops", "labels": ["joy"]\n')
+    dev = write(tmp_path / "dev.jsonl", '{"text": "ok", "labels": ["neutral"]}\n')
+    _expect_error(files_cfg(train, dev), train, 2, "invalid JSON")
+
+
+def test_load_files_missing_file(tmp_path):
+    train = write(tmp_path / "train.csv", "text,labels\nhi,joy\n")
+    _expect_error(files_cfg(train, tmp_path / "nope.csv"), tmp_path / "nope.csv", None,
+                  "file not found")
+
+
+# --------------------------------------------------------------------------- load_splits
+def test_load_splits_caps_train_and_eval_rows(tmp_path):
+    train = write(tmp_path / "train.csv",
+                  "text,labels\n" + "".join(f"t{i},joy\n" for i in range(5)))
+    dev = write(tmp_path / "dev.csv", "text,labels\n" + "".join(f"d{i},anger\n" for i in range(4)))
+    test = write(tmp_path / "test.csv", "text,labels\n" + "".join(f"x{i},fear\n" for i in range(3)))
+    splits = load_splits(files_cfg(train, dev, test, max_train_samples=2, max_eval_samples=1))
+    assert {k: len(v) for k, v in splits.items()} == {"train": 2, "dev": 1, "test": 1}
+    assert splits["train"].texts == ["t0", "t1"]
+    assert splits["train"].labels.shape == (2, 28)
+    assert splits["train"].ids == ["1", "2"]
+    assert splits["dev"].texts == ["d0"]
+    assert splits["test"].texts == ["x0"]
+    full = load_splits(files_cfg(train, dev, test))
+    assert {k: len(v) for k, v in full.items()} == {"train": 5, "dev": 4, "test": 3}
+
+
+def test_load_splits_caps_the_bundled_copy():
+    splits = load_splits(DataConfig(max_train_samples=7, max_eval_samples=3))
+    assert {k: len(v) for k, v in splits.items()} == {"train": 7, "dev": 3, "test": 3}
+    assert splits["train"].labels.shape == (7, 28)
+    assert splits["train"].texts[0].startswith("My favourite food")

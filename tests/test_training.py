@@ -1,0 +1,151 @@
+"""End to end: train through the CLI on tiny data, reload, resume after a crash."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+import emotag
+from emotag.cli.app import app
+from emotag.config import load_config
+from emotag.pipeline import train_run
+from emotag.training import last_complete_checkpoint
+
+from .conftest import tiny_overrides
+
+runner = CliRunner()
+
+
+def cli_train(out: Path, overrides: list[str], *extra: str) -> None:
+    args = ["train", "--output", str(out), *extra]
+    for o in overrides:
+        args += ["--set", o]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output + repr(result.exception)
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory: pytest.TempPathFactory, tiny_data: Path,
+                tiny_bert: Path) -> Path:
+    out = tmp_path_factory.mktemp("runs") / "tiny"
+    cli_train(out, tiny_overrides(tiny_data, tiny_bert))
+    return out
+
+
+def test_cli_train_writes_every_artifact(trained_run: Path) -> None:
+    for name in ("emotag.json", "thresholds.json", "metrics.json", "report.md", "report.html",
+                 "run_log.json", "train_config.json", "transformer/model.safetensors",
+                 "plots/per_label_f1.png", "plots/pr_curves.png", "plots/cooccurrence.png",
+                 "plots/confusion.png", "plots/loss.png"):
+        assert (trained_run / name).is_file(), name
+    assert not (trained_run / "checkpoints").exists()  # removed after a successful run
+    assert not list(trained_run.rglob("*.bin")) and not list(trained_run.rglob("*.pkl"))
+    thresholds = json.loads((trained_run / "thresholds.json").read_text())
+    assert list(thresholds) == list(emotag.GOEMOTIONS_LABELS)
+    metrics = json.loads((trained_run / "metrics.json").read_text())
+    assert set(metrics["splits"]) == {"dev", "test"}
+    for split in ("dev", "test"):
+        assert set(metrics["splits"][split]) == {"at_0.5", "tuned"}
+        probs = np.load(trained_run / "predictions" / f"{split}_probs.npy")
+        assert probs.shape == (60, 28) and probs.dtype == np.float32
+    log = json.loads((trained_run / "run_log.json").read_text())
+    assert log["versions"]["torch"] and log["timings"]["total_s"] > 0
+    losses = [e["loss"] for e in log["log_history"] if "loss" in e]
+    assert losses[-1] < losses[0]  # it learned something
+    assert any("eval_loss" in e for e in log["log_history"])
+
+
+def test_hf_config_is_multi_label(trained_run: Path) -> None:
+    config = json.loads((trained_run / "transformer" / "config.json").read_text())
+    assert config["problem_type"] == "multi_label_classification"
+    assert config["id2label"]["0"] == "admiration" and config["id2label"]["27"] == "neutral"
+
+
+def test_reload_gives_identical_scores(trained_run: Path, tiny_data: Path) -> None:
+    from emotag.data import load_goemotions
+
+    test = load_goemotions(tiny_data)["test"]
+    predictor = emotag.load(trained_run)
+    saved = np.load(trained_run / "predictions" / "test_probs.npy")
+    np.testing.assert_allclose(predictor.predict_proba(test.texts), saved, atol=1e-5)
+
+
+def test_transformers_pipeline_applies_sigmoid(trained_run: Path) -> None:
+    from transformers import pipeline
+
+    clf = pipeline("text-classification", model=str(trained_run / "transformer"), top_k=None)
+    scores = {d["label"]: d["score"] for d in clf(["happy glad thanks"])[0]}
+    ours = emotag.load(trained_run).predict_proba("happy glad thanks")
+    np.testing.assert_allclose([scores[n] for n in emotag.GOEMOTIONS_LABELS], ours, atol=1e-5)
+    assert sum(scores.values()) != pytest.approx(1.0, abs=1e-3)  # not a softmax
+
+
+def test_resume_after_crash_matches_uninterrupted(tmp_path: Path, trained_run: Path,
+                                                  tiny_data: Path, tiny_bert: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from emotag.training import EmotagTrainer
+
+    cfg = load_config(None, tiny_overrides(tiny_data, tiny_bert))
+    original = EmotagTrainer.compute_loss
+    calls = {"n": 0}
+
+    def crashing(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        calls["n"] += 1
+        if calls["n"] == 7:  # after checkpoint-4, before checkpoint-8
+            raise RuntimeError("simulated crash")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(EmotagTrainer, "compute_loss", crashing)
+    out = tmp_path / "crashed"
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train_run(cfg, out)
+    assert last_complete_checkpoint(out / "checkpoints").name == "checkpoint-4"
+    monkeypatch.setattr(EmotagTrainer, "compute_loss", original)
+    with pytest.raises(emotag.errors.ConfigError, match="--resume"):
+        train_run(cfg, out)  # refuses to overwrite without --resume
+    train_run(cfg, out, resume=True)
+    log = json.loads((out / "run_log.json").read_text())
+    assert log["resumed_from"].endswith("checkpoint-4")
+    np.testing.assert_allclose(np.load(out / "predictions" / "test_probs.npy"),
+                               np.load(trained_run / "predictions" / "test_probs.npy"), atol=1e-5)
+
+
+def test_resume_refuses_a_changed_config(trained_run: Path, tiny_data: Path,
+                                         tiny_bert: Path) -> None:
+    cfg = load_config(None, tiny_overrides(tiny_data, tiny_bert, **{"train.seed": 7}))
+    with pytest.raises(emotag.errors.ConfigError, match="different config"):
+        train_run(cfg, trained_run, resume=True)
+
+
+def test_half_written_checkpoint_is_ignored(tmp_path: Path) -> None:
+    good = tmp_path / "checkpoint-4"
+    good.mkdir()
+    for name in ("trainer_state.json", "optimizer.pt", "scheduler.pt"):
+        (good / name).write_text("{}")
+    partial = tmp_path / "checkpoint-8"
+    partial.mkdir()
+    (partial / "model.safetensors").write_bytes(b"\0")  # killed before the state was written
+    assert last_complete_checkpoint(tmp_path) == good
+    assert not partial.exists()
+
+
+def test_evaluate_command_recomputes_the_report(trained_run: Path, tiny_data: Path,
+                                                tmp_path: Path) -> None:
+    # evaluate reads the bundled data by default; point it at the tiny copy
+    import os
+
+    os.environ["EMOTAG_DATA_DIR"] = str(tiny_data)
+    try:
+        result = runner.invoke(app, ["evaluate", str(trained_run), "--split", "test",
+                                     "--output", str(tmp_path / "ev")])
+    finally:
+        del os.environ["EMOTAG_DATA_DIR"]
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    again = json.loads((tmp_path / "ev" / "metrics.json").read_text())["splits"]["test"]
+    first = json.loads((trained_run / "metrics.json").read_text())["splits"]["test"]
+    assert again["tuned"]["averages"] == pytest.approx(first["tuned"]["averages"])
+    assert (tmp_path / "ev" / "report.html").is_file()
