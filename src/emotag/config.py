@@ -70,6 +70,8 @@ class ModelConfig:
     backbone: str = _help("Encoder: 'minilm' or 'mpnet' (offline PyPI copies, sha256-pinned), "
                           "any hub id, or a local folder.", "minilm")
     max_length: int = _help("Tokens per text; longer texts are truncated.", 128)
+    pooling: str = _help("mean (masked mean of token states, what sentence-transformers "
+                         "encoders were trained for) or cls (the stock [CLS] pooler).", "mean")
     dropout: float | None = _help("Override the backbone's hidden dropout.", None)
     # TF-IDF baseline
     word_ngram_max: int = _help("tfidf: word n-grams 1..N.", 2)
@@ -82,8 +84,18 @@ class ModelConfig:
         if self.model_type not in MODEL_TYPES:
             raise ConfigError(f"model.model_type={self.model_type!r}; expected one of "
                               f"{', '.join(MODEL_TYPES)}")
+        if self.pooling not in ("mean", "cls"):
+            raise ConfigError(f"model.pooling={self.pooling!r}; expected mean or cls")
         if self.max_length < 8:
             raise ConfigError(f"model.max_length={self.max_length}; expected at least 8")
+
+
+    def summary(self) -> dict[str, Any]:
+        """The settings that apply to this model type (for reports)."""
+        keys = (("backbone", "max_length", "pooling", "dropout") if self.model_type == "transformer"
+                else ("word_ngram_max", "char_ngram_range", "max_features_word",
+                      "max_features_char", "C"))
+        return {"model_type": self.model_type, **{k: getattr(self, k) for k in keys}}
 
 
 @dataclass
@@ -94,6 +106,11 @@ class TrainConfig:
     epochs: float = _help("Training epochs.", 3.0)
     max_steps: int = _help("If > 0, stop after this many optimiser steps (overrides epochs).", -1)
     learning_rate: float = _help("Peak learning rate (AdamW).", 5e-5)
+    head_learning_rate: float | None = _help(
+        "Learning rate of the pooler and classifier head (default: learning_rate); a fresh "
+        "head learns slowly at a fine-tuning rate.", None)
+    layerwise_lr_decay: float = _help("Each encoder layer below the top learns this factor "
+                                      "slower (1.0 = off).", 1.0)
     batch_size: int = _help("Texts per training batch.", 32)
     eval_batch_size: int = _help("Texts per inference batch.", 128)
     warmup_ratio: float = _help("Fraction of steps spent warming the learning rate up.", 0.1)

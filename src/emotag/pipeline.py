@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .config import EmotagConfig
+from .config import EmotagConfig, ThresholdConfig
 from .data import Split, load_splits
 from .errors import ConfigError, DataError
 from .evaluation import evaluate_split, headline
@@ -90,10 +90,7 @@ def evaluate_run(model: EmotionClassifier, splits: dict[str, Split], output_dir:
                  config: EmotagConfig | None = None, thresholds: ThresholdTuner | None = None,
                  log_history: list[dict] | None = None, timings: dict[str, float] | None = None,
                  extra_model_info: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Score dev/test, tune thresholds on dev (unless given), write metrics and report."""
-    from .report import write_report
-
-    output_dir = Path(output_dir)
+    """Score dev/test with ``model``, then :func:`write_evaluation`."""
     names = list(model.label_names)
     timings = timings if timings is not None else {}
     t0 = time.time()
@@ -104,30 +101,44 @@ def evaluate_run(model: EmotionClassifier, splits: dict[str, Split], output_dir:
             _check_labels(splits[name], names)
             probs[name] = model.predict_proba(splits[name].texts)
             targets[name] = splits[name].labels
-            atomic_save_npy(output_dir / "predictions" / f"{name}_probs.npy",
-                            probs[name].astype(np.float32))
     timings["predict_s"] = time.time() - t0
-    if thresholds is None:
-        if "dev" not in probs:
-            raise DataError("thresholds are tuned on the dev split, which is missing")
-        tcfg = config.thresholds if config else None
-        thresholds = ThresholdTuner(strategy=tcfg.strategy if tcfg else "per_label_shrunk",
-                                    prior_strength=tcfg.prior_strength if tcfg else 20.0)
-        thresholds.fit(probs["dev"], targets["dev"])
-        thresholds.save(output_dir / "thresholds.json", names)
-        strategy = thresholds.strategy
-    else:
-        strategy = "saved"
-    t = thresholds.thresholds_
     model_info: dict[str, Any] = {"type": model.model_type}
     if config is not None:
-        model_info.update({k: v for k, v in config.to_dict()["model"].items()
-                           if config.model.model_type == "transformer" or k != "backbone"})
+        model_info.update(config.model.summary())
     model_info.update(extra_model_info or {})
+    if thresholds is None:
+        tcfg = config.thresholds if config else ThresholdConfig()
+        thresholds = ThresholdTuner(strategy=tcfg.strategy, prior_strength=tcfg.prior_strength)
+    return write_evaluation(output_dir, names, probs, targets, thresholds, model_info=model_info,
+                            log_history=log_history, timings=timings)
+
+
+def write_evaluation(output_dir: Path, names: list[str], probs: dict[str, np.ndarray],
+                     targets: dict[str, np.ndarray], thresholds: ThresholdTuner, *,
+                     model_info: dict[str, Any], log_history: list[dict] | None = None,
+                     timings: dict[str, float] | None = None) -> dict[str, Any]:
+    """Save probabilities, fit ``thresholds`` on dev if it is not fitted yet, and write
+    ``thresholds.json``, ``metrics.json`` and the report. Test never influences a choice."""
+    from .report import write_report
+
+    output_dir = Path(output_dir)
+    timings = timings or {}
+    for name, p in probs.items():
+        atomic_save_npy(output_dir / "predictions" / f"{name}_probs.npy", p.astype(np.float32))
+    if hasattr(thresholds, "thresholds_"):
+        strategy = "saved"
+    else:
+        if "dev" not in probs:
+            raise DataError("thresholds are tuned on the dev split, which is missing")
+        thresholds.fit(probs["dev"], targets["dev"])
+        strategy = thresholds.strategy
+    thresholds.save(output_dir / "thresholds.json", names)
+    t = thresholds.thresholds_
     metrics = {
         "label_names": names, "thresholds": thresholds.to_dict(names),
         "threshold_strategy": strategy, "model": model_info,
-        "training": {"wall_time_s": timings.get("train_s"), **timings},
+        "training": ({"wall_time_s": timings["train_s"]} if "train_s" in timings else {})
+        | timings,
         "splits": {name: evaluate_split(targets[name], probs[name], t, names) for name in probs},
     }
     atomic_write_json(output_dir / "metrics.json", metrics)
@@ -152,3 +163,37 @@ def evaluate_saved(model_dir: Path, config: EmotagConfig, split_names: list[str]
         raise DataError(f"split(s) {missing} not in the data; available: {sorted(splits)}")
     chosen = {s: splits[s] for s in split_names}
     return evaluate_run(model, chosen, output_dir, thresholds=tuner)
+
+
+def ensemble_run(run_dirs: list[Path], output_dir: Path, *, step: float = 0.1,
+                 strategy: str = "per_label_shrunk", prior_strength: float = 20.0
+                 ) -> dict[str, Any]:
+    """``emotag ensemble``: weights and thresholds on dev from saved run predictions."""
+    from .ensemble import build_ensemble, load_run_predictions
+
+    runs = [load_run_predictions(d) for d in run_dirs]
+    first_cfg = Path(run_dirs[0]) / CONFIG_FILE
+    config = (EmotagConfig.from_dict(json.loads(first_cfg.read_text(encoding="utf-8")))
+              if first_cfg.is_file() else EmotagConfig())
+    splits = load_splits(config.data)
+    targets = {name: splits[name].labels for name in ("dev", "test") if name in splits}
+    for r in runs:
+        for name, y in targets.items():
+            got = r.dev if name == "dev" else r.test
+            if got is not None and got.shape != y.shape:
+                raise DataError(f"{r.path}: {name} predictions {got.shape} do not match the "
+                                f"{name} split {y.shape}")
+    weights, dev, test = build_ensemble(runs, targets["dev"], step=step)
+    probs = {"dev": dev} | ({"test": test} if test is not None else {})
+    members = [str(r.path) for r in runs]
+    output_dir = Path(output_dir)
+    atomic_write_json(output_dir / "ensemble.json", {
+        "label_names": runs[0].label_names, "members": members,
+        "weights": [round(float(w), 4) for w in weights], "weight_step": step})
+    atomic_write_json(output_dir / CONFIG_FILE, config.to_dict())
+    tuner = ThresholdTuner(strategy=strategy, prior_strength=prior_strength)
+    info = {"type": "ensemble", "members": members,
+            "weights": [round(float(w), 4) for w in weights]}
+    return write_evaluation(output_dir, runs[0].label_names, probs,
+                            {k: v for k, v in targets.items() if k in probs}, tuner,
+                            model_info=info)

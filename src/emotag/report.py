@@ -93,6 +93,8 @@ def _fmt_value(value: Any) -> str:
 
 
 def _fmt_duration(seconds: Any) -> str:
+    if seconds is None:
+        return "n/a"
     s = float(seconds)
     h, rem = divmod(int(round(s)), 3600)
     return f"{s:.1f} s ({h}h {rem // 60:02d}m {rem % 60:02d}s)"

@@ -7,6 +7,7 @@ checkpoints, RNG state, progress bar with ETA, bf16 autocast) is the stock Train
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -27,9 +28,41 @@ class EmotagTrainer(Trainer):
     autocast never degrades the loss computation.
     """
 
-    def __init__(self, *args: Any, loss_fn: LossFn, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, loss_fn: LossFn, head_learning_rate: float | None = None,
+                 layerwise_lr_decay: float = 1.0, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.loss_fn = loss_fn
+        self.head_learning_rate = head_learning_rate
+        self.layerwise_lr_decay = layerwise_lr_decay
+
+    def learning_rate_for(self, name: str, n_layers: int) -> float:
+        """The head (pooler + classifier) may learn faster than the pretrained body; with
+        layer-wise decay each encoder layer below the top learns ``decay`` times slower."""
+        base = self.args.learning_rate
+        if name.startswith("classifier") or ".pooler." in name or name.startswith("pooler"):
+            return self.head_learning_rate or base
+        match = re.search(r"\.layers?\.(\d+)\.", name)
+        depth = n_layers - int(match.group(1)) - 1 if match else n_layers  # embeddings: bottom
+        return base * self.layerwise_lr_decay**depth
+
+    def create_optimizer(self, model: torch.nn.Module | None = None) -> torch.optim.Optimizer:
+        if self.optimizer is not None or (self.head_learning_rate is None
+                                          and self.layerwise_lr_decay == 1.0):
+            return super().create_optimizer(model)
+        model = model or self.model
+        n_layers = int(getattr(model.config, "num_hidden_layers", 0))
+        decay = set(self.get_decay_parameter_names(model))
+        groups: dict[tuple[float, float], list[torch.nn.Parameter]] = {}
+        for name, param in model.named_parameters():
+            if param.requires_grad:
+                key = (self.learning_rate_for(name, n_layers),
+                       self.args.weight_decay if name in decay else 0.0)
+                groups.setdefault(key, []).append(param)
+        self.optimizer = torch.optim.AdamW(
+            [{"params": ps, "lr": lr, "weight_decay": wd} for (lr, wd), ps in groups.items()],
+            lr=self.args.learning_rate, betas=(self.args.adam_beta1, self.args.adam_beta2),
+            eps=self.args.adam_epsilon)
+        return self.optimizer
 
     def compute_loss(self, model: torch.nn.Module, inputs: dict[str, Any],
                      return_outputs: bool = False,

@@ -12,13 +12,14 @@ import typer
 from rich.console import Console
 
 from ..errors import EmotagError
-from . import evaluate, predict, train
+from . import ensemble, evaluate, predict, train
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Multi-label emotion recognition (GoEmotions): train, evaluate, predict.")
 app.command("train")(train.train_command)
 app.command("evaluate")(evaluate.evaluate_command)
 app.command("predict")(predict.predict_command)
+app.command("ensemble")(ensemble.ensemble_command)
 
 err = Console(stderr=True)
 

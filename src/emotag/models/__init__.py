@@ -18,5 +18,5 @@ def build_model(config, label_names):  # noqa: ANN001, ANN201 - thin factory
     from .transformer import TransformerClassifier
 
     return TransformerClassifier(label_names=list(label_names), backbone=m.backbone,
-                                 max_length=m.max_length, dropout=m.dropout,
+                                 max_length=m.max_length, dropout=m.dropout, pooling=m.pooling,
                                  train_config=config.train)

@@ -7,6 +7,7 @@ softmax across labels). Training runs through :class:`~emotag.training.EmotagTra
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,7 +18,7 @@ import torch
 
 from ..backbones import resolve_backbone
 from ..config import TrainConfig
-from ..errors import ModelFormatError
+from ..errors import ConfigError, ModelFormatError
 from ..errors import NotFittedError as EmotagNotFittedError
 from .base import EmotionClassifier
 
@@ -53,10 +54,11 @@ class TransformerClassifier(EmotionClassifier):
     model_type = "transformer"
 
     def __init__(self, label_names: Sequence[str] | None = None, backbone: str = "minilm",
-                 max_length: int = 128, dropout: float | None = None,
+                 max_length: int = 128, dropout: float | None = None, pooling: str = "mean",
                  train_config: TrainConfig | None = None) -> None:
         self.label_names = list(label_names) if label_names else []
         self.backbone = backbone
+        self.pooling = pooling
         self.max_length = max_length
         self.dropout = dropout
         self.train_config = train_config or TrainConfig()
@@ -73,7 +75,10 @@ class TransformerClassifier(EmotionClassifier):
             path, num_labels=len(self.label_names), problem_type="multi_label_classification",
             id2label=dict(enumerate(self.label_names)),
             label2id={n: i for i, n in enumerate(self.label_names)}, **kwargs)
-        self.model_ = AutoModelForSequenceClassification.from_pretrained(path, config=config)
+        model_cls = model_class(config.model_type, self.pooling)
+        if model_cls is None:
+            model_cls = AutoModelForSequenceClassification
+        self.model_ = model_cls.from_pretrained(path, config=config)
         self.tokenizer_ = AutoTokenizer.from_pretrained(path)
 
     # ------------------------------------------------------------------ training
@@ -119,7 +124,9 @@ class TransformerClassifier(EmotionClassifier):
             model=self.model_, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
             data_collator=DataCollatorWithPadding(self.tokenizer_),
             processing_class=self.tokenizer_, compute_metrics=macro_f1_at_half,
-            loss_fn=build_loss(cfg, np.asarray(train.labels)), callbacks=callbacks)
+            loss_fn=build_loss(cfg, np.asarray(train.labels)), callbacks=callbacks,
+            head_learning_rate=cfg.head_learning_rate,
+            layerwise_lr_decay=cfg.layerwise_lr_decay)
         checkpoint = last_complete_checkpoint(ckpt_dir) if resume else None
         result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
         self.model_ = trainer.model
@@ -174,7 +181,8 @@ class TransformerClassifier(EmotionClassifier):
             os.replace(target, old)
         os.replace(tmp, target)
         shutil.rmtree(old, ignore_errors=True)
-        return {"transformer": {"backbone": self.backbone, "max_length": self.max_length}}
+        return {"transformer": {"backbone": self.backbone, "max_length": self.max_length,
+                                "pooling": self.pooling}}
 
     @classmethod
     def load_backend(cls, model_dir: Path, manifest: dict[str, Any]) -> TransformerClassifier:
@@ -184,13 +192,27 @@ class TransformerClassifier(EmotionClassifier):
         if not (src / "config.json").is_file():
             raise ModelFormatError(f"{src}: no Hugging Face model (config.json missing)")
         info = manifest.get("transformer", {})
+        pooling = info.get("pooling", "cls")
         model = cls(label_names=manifest["label_names"], backbone=info.get("backbone", str(src)),
-                    max_length=int(info.get("max_length", 128)))
-        model.model_ = AutoModelForSequenceClassification.from_pretrained(
-            src, use_safetensors=True)
+                    max_length=int(info.get("max_length", 128)), pooling=pooling)
+        hf_type = json.loads((src / "config.json").read_text(encoding="utf-8"))["model_type"]
+        model_cls = model_class(hf_type, pooling) or AutoModelForSequenceClassification
+        model.model_ = model_cls.from_pretrained(src, use_safetensors=True)
         model.model_.eval()
         model.tokenizer_ = AutoTokenizer.from_pretrained(src)
         return model
+
+
+def model_class(hf_model_type: str, pooling: str) -> type | None:
+    """emotag's mean-pooling class for this architecture; None means the stock Auto class."""
+    if pooling == "cls":
+        return None
+    from .modeling_emotag import MEAN_POOL_CLASSES
+
+    if hf_model_type not in MEAN_POOL_CLASSES:
+        raise ConfigError(f"pooling='mean' supports {sorted(MEAN_POOL_CLASSES)} encoders, not "
+                          f"{hf_model_type!r}; set model.pooling=cls")
+    return MEAN_POOL_CLASSES[hf_model_type]
 
 
 def set_threads(num_threads: int | None) -> None:
