@@ -351,3 +351,30 @@ def test_load_splits_caps_the_bundled_copy():
     assert {k: len(v) for k, v in splits.items()} == {"train": 7, "dev": 3, "test": 3}
     assert splits["train"].labels.shape == (7, 28)
     assert splits["train"].texts[0].startswith("My favourite food")
+
+
+def test_load_hub_maps_the_hub_layout(monkeypatch):
+    """The hub path (google-research-datasets/go_emotions, simplified), without network:
+    datasets.load_dataset is replaced by an in-memory DatasetDict of the same layout."""
+    import datasets
+
+    from emotag.data import load_hub
+
+    features = datasets.Features({
+        "text": datasets.Value("string"),
+        "labels": datasets.Sequence(datasets.ClassLabel(names=list(GOEMOTIONS_LABELS))),
+        "id": datasets.Value("string")})
+
+    def fake_load_dataset(name, config):
+        assert (name, config) == ("google-research-datasets/go_emotions", "simplified")
+        part = {"text": ["so happy", "why?"], "labels": [[17], [7, 27]], "id": ["a", "b"]}
+        return datasets.DatasetDict({s: datasets.Dataset.from_dict(part, features=features)
+                                     for s in ("train", "validation", "test")})
+
+    monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
+    splits = load_hub("google-research-datasets/go_emotions", "simplified")
+    assert set(splits) == {"train", "dev", "test"}
+    dev = splits["dev"]
+    assert dev.texts == ["so happy", "why?"] and dev.ids == ["a", "b"]
+    assert dev.labels[0, GOEMOTIONS_LABELS.index("joy")] == 1
+    assert dev.labels[1, [7, 27]].tolist() == [1, 1] and dev.labels.sum() == 3

@@ -171,6 +171,7 @@ def ensemble_run(run_dirs: list[Path], output_dir: Path, *, step: float = 0.1,
     """``emotag ensemble``: weights and thresholds on dev from saved run predictions."""
     from .ensemble import build_ensemble, load_run_predictions
 
+    t_start = time.time()
     runs = [load_run_predictions(d) for d in run_dirs]
     first_cfg = Path(run_dirs[0]) / CONFIG_FILE
     config = (EmotagConfig.from_dict(json.loads(first_cfg.read_text(encoding="utf-8")))
@@ -194,6 +195,11 @@ def ensemble_run(run_dirs: list[Path], output_dir: Path, *, step: float = 0.1,
     tuner = ThresholdTuner(strategy=strategy, prior_strength=prior_strength)
     info = {"type": "ensemble", "members": members,
             "weights": [round(float(w), 4) for w in weights]}
-    return write_evaluation(output_dir, runs[0].label_names, probs,
-                            {k: v for k, v in targets.items() if k in probs}, tuner,
-                            model_info=info)
+    metrics = write_evaluation(output_dir, runs[0].label_names, probs,
+                               {k: v for k, v in targets.items() if k in probs}, tuner,
+                               model_info=info)
+    atomic_write_json(output_dir / "run_log.json", {
+        **environment(), "members": members, "weights": info["weights"],
+        "timings": {"total_s": time.time() - t_start},
+        "headline": {s: headline(m) for s, m in metrics["splits"].items()}})
+    return metrics

@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 
 from ..errors import EmotagError
-from . import ensemble, evaluate, predict, train
+from . import ensemble, evaluate, export, predict, train
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Multi-label emotion recognition (GoEmotions): train, evaluate, predict.")
@@ -20,6 +20,7 @@ app.command("train")(train.train_command)
 app.command("evaluate")(evaluate.evaluate_command)
 app.command("predict")(predict.predict_command)
 app.command("ensemble")(ensemble.ensemble_command)
+app.command("export")(export.export_command)
 
 err = Console(stderr=True)
 

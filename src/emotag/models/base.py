@@ -48,10 +48,12 @@ class EmotionClassifier(ABC):
 
 
 def _registry() -> dict[str, type[EmotionClassifier]]:
+    from .onnx import OnnxClassifier
     from .tfidf import TfidfLogRegClassifier
     from .transformer import TransformerClassifier
 
-    return {"tfidf": TfidfLogRegClassifier, "transformer": TransformerClassifier}
+    return {"tfidf": TfidfLogRegClassifier, "transformer": TransformerClassifier,
+            "onnx": OnnxClassifier}
 
 
 def save_model(model: EmotionClassifier, model_dir: Path) -> None:
