@@ -150,3 +150,16 @@ def test_evaluate_command_recomputes_the_report(trained_run: Path, tiny_data: Pa
     for avg in ("micro", "macro", "weighted", "samples"):
         assert again["tuned"]["averages"][avg] == pytest.approx(first["tuned"]["averages"][avg])
     assert (tmp_path / "ev" / "report.html").is_file()
+
+
+def test_bf16_run_is_evaluated_as_saved(tmp_path: Path, tiny_data: Path, tiny_bert: Path) -> None:
+    """Regression: with bf16 autocast, the in-memory model after training still ran under
+    autocast, so thresholds were tuned on scores the saved fp32 model never produces."""
+    from emotag.data import load_goemotions
+
+    cfg = load_config(None, tiny_overrides(tiny_data, tiny_bert, **{"train.bf16": True}))
+    train_run(cfg, tmp_path / "bf16")
+    dev = load_goemotions(tiny_data)["dev"]
+    saved = np.load(tmp_path / "bf16" / "predictions" / "dev_probs.npy")
+    np.testing.assert_allclose(emotag.load(tmp_path / "bf16").predict_proba(dev.texts), saved,
+                               atol=1e-5)
