@@ -50,3 +50,19 @@ def atomic_save_npy(path: Path, array: Any) -> None:
     buf = io.BytesIO()
     np.save(buf, np.asarray(array), allow_pickle=False)
     atomic_write_bytes(path, buf.getvalue())
+
+
+def replace_dir(tmp: Path, target: Path) -> None:
+    """Swap a fully written folder ``tmp`` in at ``target`` (the old one is removed after).
+
+    The window in which ``target`` is missing is two renames long; there is never a
+    half-written ``target``.
+    """
+    import shutil
+
+    old = target.with_name(f".{target.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        os.replace(target, old)
+    os.replace(tmp, target)
+    shutil.rmtree(old, ignore_errors=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,25 @@ class EmotionClassifier(ABC):
     @abstractmethod
     def load_backend(cls, model_dir: Path, manifest: dict[str, Any]) -> EmotionClassifier:
         """Rebuild from the backend files."""
+
+
+def sigmoid(logits: np.ndarray) -> np.ndarray:
+    """Independent per-label probabilities (float32), computed in float64 to avoid overflow."""
+    return (1.0 / (1.0 + np.exp(-np.asarray(logits, dtype=np.float64)))).astype(np.float32)
+
+
+def length_sorted_batches(encoded: Any, keys: Sequence[str], batch_size: int
+                          ) -> Iterator[tuple[np.ndarray, dict[str, list]]]:
+    """Row indices and unpadded features of batches of similar length.
+
+    Sorting by token count keeps padding (wasted compute) small; callers write each batch's
+    results back at its indices, so output rows stay in input order.
+    """
+    order = np.argsort([len(ids) for ids in encoded["input_ids"]], kind="stable")
+    step = max(1, int(batch_size))
+    for start in range(0, len(order), step):
+        idx = order[start:start + step]
+        yield idx, {k: [encoded[k][i] for i in idx] for k in keys}
 
 
 def _registry() -> dict[str, type[EmotionClassifier]]:

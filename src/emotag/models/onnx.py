@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import EmotagError, MissingDependencyError, ModelFormatError
-from .base import EmotionClassifier
+from ..io_utils import replace_dir
+from .base import EmotionClassifier, length_sorted_batches, sigmoid
 
 ONNX_SUBDIR = "onnx"
 #: ``metadata_props`` keys written by :mod:`emotag.export` (values are JSON strings).
@@ -139,11 +140,8 @@ class OnnxClassifier(EmotionClassifier):
             return out
         enc = self.tokenizer_(texts, truncation=True, max_length=self.max_length)
         keys = [k for k in enc if k in self.input_types_]
-        order = np.argsort([len(ids) for ids in enc["input_ids"]], kind="stable")
-        for start in range(0, len(order), max(1, int(batch_size))):
-            idx = order[start:start + batch_size]
-            batch = self.tokenizer_.pad({k: [enc[k][i] for i in idx] for k in keys},
-                                        return_tensors="np")
+        for idx, features in length_sorted_batches(enc, keys, batch_size):
+            batch = self.tokenizer_.pad(features, return_tensors="np")
             feeds = {}
             for name, dtype in self.input_types_.items():
                 if name in batch:
@@ -157,25 +155,18 @@ class OnnxClassifier(EmotionClassifier):
         return out
 
     def predict_proba(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
-        logits = self.predict_logits(texts, batch_size)
-        return (1.0 / (1.0 + np.exp(-logits.astype(np.float64)))).astype(np.float32)
+        return sigmoid(self.predict_logits(texts, batch_size))
 
     # ------------------------------------------------------------------ persistence
     def save_backend(self, model_dir: Path) -> dict[str, Any]:
         """The .onnx file and the tokenizer in ``MODEL_DIR/onnx/``, written to a temp folder
         and renamed, so an interrupted save never leaves half a model."""
-        target = Path(model_dir) / ONNX_SUBDIR
         tmp = Path(model_dir) / f".{ONNX_SUBDIR}.partial"
-        old = Path(model_dir) / f".{ONNX_SUBDIR}.old"
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         shutil.copyfile(self.onnx_file, tmp / self.onnx_file.name)
         self.tokenizer_.save_pretrained(tmp)
-        shutil.rmtree(old, ignore_errors=True)
-        if target.exists():
-            os.replace(target, old)
-        os.replace(tmp, target)
-        shutil.rmtree(old, ignore_errors=True)
+        replace_dir(tmp, Path(model_dir) / ONNX_SUBDIR)
         return {"onnx": {"file": self.onnx_file.name, "max_length": self.max_length}}
 
     @classmethod

@@ -23,7 +23,7 @@ from sklearn.multiclass import OneVsRestClassifier
 from ..errors import ModelFormatError
 from ..errors import NotFittedError as EmotagNotFittedError
 from ..io_utils import atomic_write_bytes, atomic_write_json
-from .base import EmotionClassifier
+from .base import EmotionClassifier, sigmoid
 
 _VEC_KEYS = ("analyzer", "ngram_range", "lowercase", "sublinear_tf", "min_df", "max_features",
              "strip_accents", "dtype")
@@ -89,7 +89,7 @@ class TfidfLogRegClassifier(BaseEstimator, EmotionClassifier):
         if isinstance(texts, str):
             texts = [texts]
         logits = self._features(list(texts)) @ self.coef_.T + self.intercept_
-        return (1.0 / (1.0 + np.exp(-np.asarray(logits, dtype=np.float64)))).astype(np.float32)
+        return sigmoid(logits)
 
     # ------------------------------------------------------------------ persistence
     def save_backend(self, model_dir: Path) -> dict[str, Any]:

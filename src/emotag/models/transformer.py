@@ -20,7 +20,8 @@ from ..backbones import resolve_backbone
 from ..config import TrainConfig
 from ..errors import ConfigError, ModelFormatError
 from ..errors import NotFittedError as EmotagNotFittedError
-from .base import EmotionClassifier
+from ..io_utils import replace_dir
+from .base import EmotionClassifier, length_sorted_batches, sigmoid
 
 HF_SUBDIR = "transformer"
 
@@ -150,19 +151,15 @@ class TransformerClassifier(EmotionClassifier):
         if not texts:
             return out
         enc = self.tokenizer_(texts, truncation=True, max_length=self.max_length)
-        order = np.argsort([len(ids) for ids in enc["input_ids"]], kind="stable")
         self.model_.eval()
-        for start in range(0, len(order), batch_size):
-            idx = order[start:start + batch_size]
-            batch = self.tokenizer_.pad(
-                {k: [enc[k][i] for i in idx] for k in enc}, return_tensors="pt")
+        for idx, features in length_sorted_batches(enc, list(enc.keys()), batch_size):
+            batch = self.tokenizer_.pad(features, return_tensors="pt")
             logits = self.model_(**batch).logits
             out[idx] = logits.float().cpu().numpy()
         return out
 
     def predict_proba(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
-        logits = self.predict_logits(texts, batch_size)
-        return (1.0 / (1.0 + np.exp(-logits.astype(np.float64)))).astype(np.float32)
+        return sigmoid(self.predict_logits(texts, batch_size))
 
     # ------------------------------------------------------------------ persistence
     def save_backend(self, model_dir: Path) -> dict[str, Any]:
@@ -170,17 +167,11 @@ class TransformerClassifier(EmotionClassifier):
         and renamed, so an interrupted save never leaves a half model."""
         import shutil
 
-        target = Path(model_dir) / HF_SUBDIR
         tmp = Path(model_dir) / f".{HF_SUBDIR}.partial"
         shutil.rmtree(tmp, ignore_errors=True)
         self.model_.save_pretrained(tmp)
         self.tokenizer_.save_pretrained(tmp)
-        old = Path(model_dir) / f".{HF_SUBDIR}.old"
-        shutil.rmtree(old, ignore_errors=True)
-        if target.exists():
-            os.replace(target, old)
-        os.replace(tmp, target)
-        shutil.rmtree(old, ignore_errors=True)
+        replace_dir(tmp, Path(model_dir) / HF_SUBDIR)
         return {"transformer": {"backbone": self.backbone, "max_length": self.max_length,
                                 "pooling": self.pooling}}
 
