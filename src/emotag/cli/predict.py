@@ -48,10 +48,14 @@ def predict_command(
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines output.")] = False,
 ) -> None:
     """Print the emotions above the model's thresholds, with scores."""
-    from ..predictor import Predictor
+    from ..errors import ModelFormatError
+    from ..predictor import DEFAULT_MODEL_DIR, Predictor
 
     items = list(texts or [])
     if model_dir is not None and not model_dir.is_dir():
+        if not (DEFAULT_MODEL_DIR / "emotag.json").is_file():
+            raise ModelFormatError(f"model folder not found: {model_dir} (and no default model "
+                                   f"is installed at {DEFAULT_MODEL_DIR})")
         items.insert(0, str(model_dir))  # not a folder: the first argument is already a text
         model_dir = None
     if input_ is not None:
