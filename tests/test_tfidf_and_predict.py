@@ -105,3 +105,16 @@ def test_cli_errors_are_one_line(tfidf_run: Path, tmp_path: Path) -> None:
     assert "missing column 'text'" in str(result.exception)
     with pytest.raises(ModelFormatError, match="not an emotag model folder"):
         emotag.load(tmp_path)
+
+
+def test_evaluate_can_retune_thresholds_on_dev(tfidf_run: Path, tiny_data: Path, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EMOTAG_DATA_DIR", str(tiny_data))
+    out = tmp_path / "retuned"
+    result = runner.invoke(app, ["evaluate", str(tfidf_run), "--split", "test",
+                                 "--retune-thresholds", "--output", str(out)])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics["splits"]) == {"dev", "test"}  # dev added: thresholds are tuned there
+    assert metrics["threshold_strategy"] == "per_label_shrunk"
+    assert json.loads((out / "thresholds.json").read_text()) == metrics["thresholds"]

@@ -165,15 +165,23 @@ def _check_labels(split: Split, names: list[str]) -> None:
 
 
 def evaluate_saved(model_dir: Path, config: EmotagConfig, split_names: list[str],
-                   output_dir: Path) -> dict[str, Any]:
-    """``emotag evaluate``: a saved model, its saved thresholds, chosen splits."""
+                   output_dir: Path, retune: bool = False) -> dict[str, Any]:
+    """``emotag evaluate``: a saved model on chosen splits, with its saved thresholds, or
+    (``retune``) with thresholds tuned anew on this model's own dev scores — for a model whose
+    scores moved, such as an int8 export."""
     model = load_model(model_dir)
-    tuner = ThresholdTuner.load(Path(model_dir) / "thresholds.json", model.label_names)
     splits = load_splits(config.data)
+    if retune and "dev" not in split_names:
+        split_names = ["dev", *split_names]
     missing = [s for s in split_names if s not in splits]
     if missing:
         raise DataError(f"split(s) {missing} not in the data; available: {sorted(splits)}")
     chosen = {s: splits[s] for s in split_names}
+    if retune:
+        tuner = ThresholdTuner(strategy=config.thresholds.strategy,
+                               prior_strength=config.thresholds.prior_strength)
+    else:
+        tuner = ThresholdTuner.load(Path(model_dir) / "thresholds.json", model.label_names)
     return evaluate_run(model, chosen, output_dir, thresholds=tuner)
 
 

@@ -21,6 +21,9 @@ def evaluate_command(
     label_column: Annotated[str, typer.Option(help="Labels column of --data.")] = "labels",
     output: Annotated[Path | None, typer.Option(
         "--output", "-o", help="Where to write (default: MODEL_DIR/evaluation).")] = None,
+    retune: Annotated[bool, typer.Option(
+        "--retune-thresholds", help="Tune thresholds again on this model's dev scores (e.g. "
+        "after an int8 export) and write thresholds.json to the output folder.")] = False,
 ) -> None:
     """Recompute metrics.json, report.md/html and plots for a saved model."""
     from ..models.base import read_manifest
@@ -36,6 +39,9 @@ def evaluate_command(
                      f"data.label_names={labels}"]
         splits = ["test"]
     cfg = load_config(None, overrides)
-    metrics = evaluate_saved(model_dir, cfg, splits, output or model_dir / "evaluation")
+    if retune and data is not None:
+        raise typer.BadParameter("--retune-thresholds tunes on the bundled dev split; it does "
+                                 "not combine with --data")
+    metrics = evaluate_saved(model_dir, cfg, splits, output or model_dir / "evaluation", retune)
     print_headline(metrics)
     console.print(f"report: {(output or model_dir / 'evaluation') / 'report.md'}")
