@@ -84,27 +84,33 @@ def test_transformers_pipeline_applies_sigmoid(trained_run: Path) -> None:
     assert sum(scores.values()) != pytest.approx(1.0, abs=1e-3)  # not a softmax
 
 
-def test_resume_after_crash_matches_uninterrupted(tmp_path: Path, trained_run: Path,
-                                                  tiny_data: Path, tiny_bert: Path,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def _train_crashing_at_step(cfg, out: Path, step: int,  # noqa: ANN001
+                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run ``train_run`` and make optimiser step ``step`` (1-based) raise, like a crash."""
     from emotag.training import EmotagTrainer
 
-    cfg = load_config(None, tiny_overrides(tiny_data, tiny_bert))
-    original = EmotagTrainer.compute_loss
+    original = EmotagTrainer.training_step
     calls = {"n": 0}
 
     def crashing(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
         calls["n"] += 1
-        if calls["n"] == 7:  # after checkpoint-4, before checkpoint-8
+        if calls["n"] == step:
             raise RuntimeError("simulated crash")
         return original(self, *args, **kwargs)
 
-    monkeypatch.setattr(EmotagTrainer, "compute_loss", crashing)
+    with monkeypatch.context() as m:
+        m.setattr(EmotagTrainer, "training_step", crashing)
+        with pytest.raises(RuntimeError, match="simulated crash"):
+            train_run(cfg, out)
+
+
+def test_resume_after_crash_matches_uninterrupted(tmp_path: Path, trained_run: Path,
+                                                  tiny_data: Path, tiny_bert: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = load_config(None, tiny_overrides(tiny_data, tiny_bert))
     out = tmp_path / "crashed"
-    with pytest.raises(RuntimeError, match="simulated crash"):
-        train_run(cfg, out)
+    _train_crashing_at_step(cfg, out, 7, monkeypatch)  # after checkpoint-4, before checkpoint-8
     assert last_complete_checkpoint(out / "checkpoints").name == "checkpoint-4"
-    monkeypatch.setattr(EmotagTrainer, "compute_loss", original)
     with pytest.raises(emotag.errors.ConfigError, match="--resume"):
         train_run(cfg, out)  # refuses to overwrite without --resume
     train_run(cfg, out, resume=True)
@@ -112,6 +118,21 @@ def test_resume_after_crash_matches_uninterrupted(tmp_path: Path, trained_run: P
     assert log["resumed_from"].endswith("checkpoint-4")
     np.testing.assert_allclose(np.load(out / "predictions" / "test_probs.npy"),
                                np.load(trained_run / "predictions" / "test_probs.npy"), atol=1e-5)
+
+
+def test_resume_in_a_later_epoch_replays_the_same_batches(tmp_path: Path, tiny_data: Path,
+                                                          tiny_bert: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression: the stock length-grouped sampler drew each epoch's order from torch's
+    global RNG, so a run resumed in epoch 3 saw other batches than an uninterrupted run."""
+    cfg = load_config(None, tiny_overrides(tiny_data, tiny_bert, **{"train.max_steps": 36}))
+    train_run(cfg, tmp_path / "whole")                    # 12 steps per epoch, 3 epochs
+    _train_crashing_at_step(cfg, tmp_path / "crashed", 30, monkeypatch)  # epoch 3
+    assert last_complete_checkpoint(tmp_path / "crashed" / "checkpoints").name == "checkpoint-28"
+    train_run(cfg, tmp_path / "crashed", resume=True)
+    np.testing.assert_allclose(np.load(tmp_path / "crashed" / "predictions" / "test_probs.npy"),
+                               np.load(tmp_path / "whole" / "predictions" / "test_probs.npy"),
+                               atol=1e-5)
 
 
 def test_resume_refuses_a_changed_config(trained_run: Path, tiny_data: Path,

