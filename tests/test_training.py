@@ -184,3 +184,25 @@ def test_bf16_run_is_evaluated_as_saved(tmp_path: Path, tiny_data: Path, tiny_be
     saved = np.load(tmp_path / "bf16" / "predictions" / "dev_probs.npy")
     np.testing.assert_allclose(emotag.load(tmp_path / "bf16").predict_proba(dev.texts), saved,
                                atol=1e-5)
+
+
+def test_head_learning_rate_and_layerwise_decay(tiny_bert: Path, tmp_path: Path) -> None:
+    from transformers import AutoModelForSequenceClassification, TrainingArguments
+
+    from emotag.training import EmotagTrainer
+
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_bert, num_labels=3)
+    args = TrainingArguments(output_dir=str(tmp_path), learning_rate=1e-3, use_cpu=True,
+                             report_to="none", weight_decay=0.01)
+    trainer = EmotagTrainer(model=model, args=args, loss_fn=lambda x, y: x.sum(),
+                            head_learning_rate=1e-2, layerwise_lr_decay=0.5)
+    optimizer = trainer.create_optimizer()
+    lr_of = {id(p): g["lr"] for g in optimizer.param_groups for p in g["params"]}
+    named = dict(model.named_parameters())
+    assert lr_of[id(named["classifier.weight"])] == pytest.approx(1e-2)
+    assert lr_of[id(named["bert.encoder.layer.1.output.dense.weight"])] == pytest.approx(1e-3)
+    assert lr_of[id(named["bert.encoder.layer.0.output.dense.weight"])] == pytest.approx(5e-4)
+    assert lr_of[id(named["bert.embeddings.word_embeddings.weight"])] == pytest.approx(2.5e-4)
+    no_decay = [g for g in optimizer.param_groups if g["weight_decay"] == 0.0]
+    assert any(id(named["bert.embeddings.LayerNorm.weight"]) in map(id, g["params"])
+               for g in no_decay)
