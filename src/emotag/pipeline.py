@@ -45,6 +45,7 @@ def train_run(config: EmotagConfig, output_dir: Path, resume: bool = False) -> d
     """Train, tune thresholds on dev, evaluate on dev and test, write every artifact."""
     output_dir = Path(output_dir)
     t_start = time.time()
+    env = environment()  # the commit and versions the run started from
     _check_resume(output_dir, config, resume)
     output_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_json(output_dir / CONFIG_FILE, config.to_dict())
@@ -87,7 +88,7 @@ def train_run(config: EmotagConfig, output_dir: Path, resume: bool = False) -> d
     # a re-evaluation adds to the cost of the run it completes
     timings["total_s"] = time.time() - t_start + timings.get("earlier_total_s", 0.0)
     atomic_write_json(output_dir / "run_log.json", {
-        "config": config.to_dict(), **environment(), "timings": timings,
+        "config": config.to_dict(), **env, "timings": timings,
         "resumed_from": resumed_from, "log_history": log_history,
         "headline": {s: headline(m) for s, m in metrics["splits"].items()}})
     return metrics
