@@ -30,11 +30,11 @@ train-minilm: setup
 	$(BIN)/emotag train --config configs/minilm.yaml --output runs/minilm
 
 test: setup
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks scripts
 	$(BIN)/python -m pytest -q
 
 lint: setup
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks scripts
 
 clean:
 	rm -rf build dist src/*.egg-info .pytest_cache .ruff_cache

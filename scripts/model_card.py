@@ -16,7 +16,8 @@ from emotag.io_utils import atomic_write_text
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("model_dir", type=Path)
-    ap.add_argument("--run", type=Path, required=True, help="the training run it was exported from")
+    ap.add_argument("--run", type=Path, required=True,
+                    help="the training run it was exported from")
     a = ap.parse_args()
     metrics = json.loads((a.model_dir / "metrics.json").read_text())
     export = json.loads((a.run / "onnx-export" / "export_report.json").read_text()) \
@@ -29,6 +30,8 @@ def main() -> None:
         f"| {name} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | {m['support']} | "
         f"{metrics['thresholds'][name]:.3f} |" for name, m in test["per_label"].items())
     groups = test.get("groupings", {})
+    ekman, sentiment = (groups[g]["averages"]["macro"]["f1"] if g in groups else float("nan")
+                        for g in ("ekman", "sentiment"))
     text = f"""# emotag default model: all-MiniLM-L6-v2 fine-tuned on GoEmotions, ONNX int8
 
 Multi-label emotion tagger for English text: 27 emotions + neutral (GoEmotions taxonomy). Each label
@@ -47,7 +50,8 @@ pred.predict("thank you so much!")   # [{{"label": "gratitude", "score": ...}}]
 
 | | macro-F1 | micro-F1 | Ekman macro-F1 | sentiment macro-F1 |
 | --- | ---: | ---: | ---: | ---: |
-| test | {test['averages']['macro']['f1']:.4f} | {test['averages']['micro']['f1']:.4f} | {groups.get('ekman', {}).get('averages', {}).get('macro', {}).get('f1', float('nan')):.4f} | {groups.get('sentiment', {}).get('averages', {}).get('macro', {}).get('f1', float('nan')):.4f} |
+| test | {test['averages']['macro']['f1']:.4f} | {test['averages']['micro']['f1']:.4f} | \
+{ekman:.4f} | {sentiment:.4f} |
 | dev | {dev['averages']['macro']['f1']:.4f} | {dev['averages']['micro']['f1']:.4f} | | |
 
 Per label (test):
@@ -66,7 +70,8 @@ Per label (test):
   {config['train']['epochs']:g} epochs, learning rate {config['train']['learning_rate']:g}
   (head {config['train']['head_learning_rate']}), batches of {config['train']['batch_size']},
   loss {config['train']['loss']}, bf16 autocast, seed {config['train']['seed']};
-  commit {run_log.get('commit')}, {run_log['timings']['train_s'] / 60:.0f} min of training on 2 CPU cores.
+  {run_log['timings']['train_s'] / 60:.0f} min of training on 2 CPU cores; commit of the run's last
+  evaluation {run_log.get('commit')} (training commit and history: docs/results.md).
 - Export: `emotag export {a.run} --onnx --int8` (dynamic int8, per-channel weights), then
   `emotag evaluate models/default --retune-thresholds`. Export check: max |int8 - PyTorch| =
   {export.get('models', {}).get('int8', {}).get('max_abs_diff', 'n/a')} on 256 dev texts.
