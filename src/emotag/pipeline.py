@@ -120,8 +120,7 @@ def evaluate_run(model: EmotionClassifier, splits: dict[str, Split], output_dir:
         model_info.update(config.model.summary())
     model_info.update(extra_model_info or {})
     if thresholds is None:
-        tcfg = config.thresholds if config else ThresholdConfig()
-        thresholds = ThresholdTuner(strategy=tcfg.strategy, prior_strength=tcfg.prior_strength)
+        thresholds = ThresholdTuner.from_config(config.thresholds if config else ThresholdConfig())
     return write_evaluation(output_dir, names, probs, targets, thresholds, model_info=model_info,
                             log_history=log_history, timings=timings)
 
@@ -179,8 +178,7 @@ def evaluate_saved(model_dir: Path, config: EmotagConfig, split_names: list[str]
         raise DataError(f"split(s) {missing} not in the data; available: {sorted(splits)}")
     chosen = {s: splits[s] for s in split_names}
     if retune:
-        tuner = ThresholdTuner(strategy=config.thresholds.strategy,
-                               prior_strength=config.thresholds.prior_strength)
+        tuner = ThresholdTuner.from_config(config.thresholds)
     else:
         tuner = ThresholdTuner.load(Path(model_dir) / "thresholds.json", model.label_names)
     return evaluate_run(model, chosen, output_dir, thresholds=tuner)

@@ -16,7 +16,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from .config import THRESHOLD_STRATEGIES
+from .config import THRESHOLD_STRATEGIES, ThresholdConfig
 from .errors import ModelFormatError
 from .errors import NotFittedError as EmotagNotFittedError
 from .io_utils import atomic_write_json
@@ -72,6 +72,11 @@ class ThresholdTuner(BaseEstimator):
         self.prior_strength = prior_strength
         self.fixed_threshold = fixed_threshold
         self.grid = grid
+
+    @classmethod
+    def from_config(cls, config: ThresholdConfig) -> ThresholdTuner:
+        """An unfitted tuner with a run config's strategy and prior strength."""
+        return cls(strategy=config.strategy, prior_strength=config.prior_strength)
 
     def fit(self, probs: np.ndarray, y: np.ndarray) -> ThresholdTuner:
         """Choose thresholds from dev ``probs`` (n, L) and multi-hot targets ``y`` (n, L)."""

@@ -1,11 +1,19 @@
 """Classifiers behind one contract: fit, predict_proba, save, load."""
 
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 from .base import FORMAT_VERSION, EmotionClassifier, load_model, save_model
+
+if TYPE_CHECKING:
+    from ..config import EmotagConfig
 
 __all__ = ["FORMAT_VERSION", "EmotionClassifier", "load_model", "save_model", "build_model"]
 
 
-def build_model(config, label_names):  # noqa: ANN001, ANN201 - thin factory
+def build_model(config: EmotagConfig, label_names: Sequence[str]) -> EmotionClassifier:
     """A fresh, unfitted classifier for an :class:`~emotag.config.EmotagConfig`."""
     m = config.model
     if m.model_type == "tfidf":
