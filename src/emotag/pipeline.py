@@ -56,7 +56,8 @@ def train_run(config: EmotagConfig, output_dir: Path, resume: bool = False) -> d
     timings: dict[str, float] = {"load_data_s": time.time() - t_start}
 
     t0 = time.time()
-    if resume and (output_dir / MANIFEST).is_file():
+    reevaluating = resume and (output_dir / MANIFEST).is_file()
+    if reevaluating:
         # training had finished; only the evaluation is redone, the training record is kept
         previous = _previous_log(output_dir)
         log_history: list[dict] = previous.get("log_history", [])
@@ -65,7 +66,6 @@ def train_run(config: EmotagConfig, output_dir: Path, resume: bool = False) -> d
         if "train_s" in before:
             timings["train_s"] = before["train_s"]
         timings["earlier_total_s"] = before.get("total_s", 0.0)
-        timings["reevaluated_s"] = 0.0
     else:
         model = build_model(config, train.label_names)
         model.fit(train, dev, work_dir=output_dir, resume=resume)
@@ -81,17 +81,22 @@ def train_run(config: EmotagConfig, output_dir: Path, resume: bool = False) -> d
     model = load_model(output_dir)
     metrics = evaluate_run(model, splits, output_dir, config=config, log_history=log_history,
                            timings=timings, extra_model_info={"resumed_from": resumed_from})
-    if "reevaluated_s" in timings:
+    if reevaluating:
         timings["reevaluated_s"] = time.time() - t_eval
     if not config.train.keep_checkpoints:
         shutil.rmtree(output_dir / "checkpoints", ignore_errors=True)
     # a re-evaluation adds to the cost of the run it completes
     timings["total_s"] = time.time() - t_start + timings.get("earlier_total_s", 0.0)
-    atomic_write_json(output_dir / "run_log.json", {
-        "config": config.to_dict(), **env, "timings": timings,
-        "resumed_from": resumed_from, "log_history": log_history,
-        "headline": {s: headline(m) for s, m in metrics["splits"].items()}})
+    _write_run_log(output_dir, metrics, env, config=config.to_dict(), timings=timings,
+                   resumed_from=resumed_from, log_history=log_history)
     return metrics
+
+
+def _write_run_log(output_dir: Path, metrics: dict[str, Any], env: dict[str, Any],
+                   **fields: Any) -> None:
+    """``run_log.json``: how the run was made (environment, ``fields``) and its headline."""
+    atomic_write_json(output_dir / "run_log.json", {
+        **fields, **env, "headline": {s: headline(m) for s, m in metrics["splits"].items()}})
 
 
 def _previous_log(output_dir: Path) -> dict[str, Any]:
@@ -206,19 +211,17 @@ def ensemble_run(run_dirs: list[Path], output_dir: Path, *, step: float = 0.1,
     weights, dev, test = build_ensemble(runs, targets["dev"], step=step)
     probs = {"dev": dev} | ({"test": test} if test is not None else {})
     members = [str(r.path) for r in runs]
+    rounded = [round(float(w), 4) for w in weights]
     output_dir = Path(output_dir)
     atomic_write_json(output_dir / "ensemble.json", {
-        "label_names": runs[0].label_names, "members": members,
-        "weights": [round(float(w), 4) for w in weights], "weight_step": step})
+        "label_names": runs[0].label_names, "members": members, "weights": rounded,
+        "weight_step": step})
     atomic_write_json(output_dir / CONFIG_FILE, config.to_dict())
     tuner = ThresholdTuner(strategy=strategy, prior_strength=prior_strength)
-    info = {"type": "ensemble", "members": members,
-            "weights": [round(float(w), 4) for w in weights]}
+    info = {"type": "ensemble", "members": members, "weights": rounded}
     metrics = write_evaluation(output_dir, runs[0].label_names, probs,
                                {k: v for k, v in targets.items() if k in probs}, tuner,
                                model_info=info)
-    atomic_write_json(output_dir / "run_log.json", {
-        **environment(), "members": members, "weights": info["weights"],
-        "timings": {"total_s": time.time() - t_start},
-        "headline": {s: headline(m) for s, m in metrics["splits"].items()}})
+    _write_run_log(output_dir, metrics, environment(), members=members, weights=rounded,
+                   timings={"total_s": time.time() - t_start})
     return metrics
