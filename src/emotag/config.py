@@ -111,6 +111,8 @@ class TrainConfig:
         "head learns slowly at a fine-tuning rate.", None)
     layerwise_lr_decay: float = _help("Each encoder layer below the top learns this factor "
                                       "slower (1.0 = off).", 1.0)
+    freeze_layers: int = _help("Freeze the embeddings and this many lowest encoder layers "
+                               "(partial fine-tuning: no backward pass through them).", 0)
     batch_size: int = _help("Texts per training batch.", 32)
     eval_batch_size: int = _help("Texts per inference batch.", 128)
     warmup_ratio: float = _help("Fraction of steps spent warming the learning rate up.", 0.1)

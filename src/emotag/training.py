@@ -117,6 +117,27 @@ class EmotagTrainer(Trainer):
         return (loss, outputs) if return_outputs else loss
 
 
+def freeze_lower_layers(model: torch.nn.Module, n_layers: int) -> int:
+    """Stop gradients into the embeddings and the ``n_layers`` lowest encoder layers.
+
+    Why: on a CPU the backward pass is two thirds of a step; a bert-base body with its lower
+    half frozen trains about twice as fast and keeps most of the quality. Returns the number of
+    parameters frozen. Parameters shared by every layer (mpnet's relative attention bias) are
+    frozen too, as part of the embeddings.
+    """
+    if n_layers <= 0:
+        return 0
+    frozen = 0
+    for name, param in model.named_parameters():
+        if name.startswith("classifier") or ".pooler." in name or name.startswith("pooler"):
+            continue
+        match = re.search(r"\.layers?\.(\d+)\.", name)
+        if match is None or int(match.group(1)) < n_layers:
+            param.requires_grad_(False)
+            frozen += param.numel()
+    return frozen
+
+
 def last_complete_checkpoint(checkpoint_dir: Path) -> Path | None:
     """Newest ``checkpoint-N`` whose files were all written.
 

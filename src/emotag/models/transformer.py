@@ -93,13 +93,19 @@ class TransformerClassifier(EmotionClassifier):
         from transformers import DataCollatorWithPadding, TrainingArguments, set_seed
 
         from ..losses import build_loss
-        from ..training import EmotagTrainer, last_complete_checkpoint, macro_f1_at_half
+        from ..training import (
+            EmotagTrainer,
+            freeze_lower_layers,
+            last_complete_checkpoint,
+            macro_f1_at_half,
+        )
 
         cfg = self.train_config
         self.label_names = list(self.label_names or train.label_names)
         set_threads(cfg.num_threads)
         set_seed(cfg.seed)
         self._build()
+        freeze_lower_layers(self.model_, cfg.freeze_layers)
         work_dir = Path(work_dir or "emotag-work")
         ckpt_dir = work_dir / "checkpoints"
         train_ds = tokenize_split(self.tokenizer_, train.texts, train.labels, self.max_length)
