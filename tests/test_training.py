@@ -206,3 +206,19 @@ def test_head_learning_rate_and_layerwise_decay(tiny_bert: Path, tmp_path: Path)
     no_decay = [g for g in optimizer.param_groups if g["weight_decay"] == 0.0]
     assert any(id(named["bert.embeddings.LayerNorm.weight"]) in map(id, g["params"])
                for g in no_decay)
+
+
+def test_freeze_lower_layers_stops_their_gradients(tiny_bert: Path) -> None:
+    from transformers import AutoModelForSequenceClassification
+
+    from emotag.training import freeze_lower_layers
+
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_bert, num_labels=3)
+    frozen = freeze_lower_layers(model, 1)
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert frozen > 0
+    assert not any(n.startswith("bert.embeddings") for n in trainable)
+    assert not any(".layer.0." in n for n in trainable)
+    assert any(".layer.1." in n for n in trainable)
+    assert "classifier.weight" in trainable
+    assert freeze_lower_layers(model, 0) == 0

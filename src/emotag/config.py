@@ -124,6 +124,11 @@ class TrainConfig:
     asl_gamma_neg: float = _help("asymmetric: gamma for negatives.", 4.0)
     asl_clip: float = _help("asymmetric: probability margin for negatives.", 0.05)
     label_smoothing: float = _help("Targets become y*(1-s) + s/2.", 0.0)
+    distill_teacher: str | None = _help(
+        "Knowledge distillation: a teacher run folder (a model or an `emotag ensemble` folder) "
+        "whose probabilities on the training texts become the targets.", None)
+    distill_weight: float = _help("Weight of the teacher's probabilities in the targets "
+                                  "(the rest is the gold labels).", 0.5)
     bf16: bool = _help("bf16 autocast (CPU AMX/AVX512-BF16).", False)
     group_by_length: bool = _help("Length-grouped batches (less padding, same epochs).", True)
     logging_steps: int = _help("Log the training loss every N steps.", 50)

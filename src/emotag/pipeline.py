@@ -53,6 +53,15 @@ def train_run(config: EmotagConfig, output_dir: Path, resume: bool = False) -> d
     if "dev" not in splits:
         raise DataError("no dev split: thresholds are tuned on dev, so one is required")
     train, dev = splits["train"], splits["dev"]
+    if config.train.distill_teacher:
+        from .distillation import distilled_split
+
+        if config.model.model_type != "transformer":
+            raise ConfigError("train.distill_teacher needs model.model_type=transformer (the "
+                              "TF-IDF model learns from 0/1 labels only)")
+
+        train = distilled_split(train, Path(config.train.distill_teacher),
+                                config.train.distill_weight)
     timings: dict[str, float] = {"load_data_s": time.time() - t_start}
 
     t0 = time.time()

@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 
 from ..errors import EmotagError
-from . import ensemble, evaluate, export, predict, train
+from . import calibrate, ensemble, evaluate, export, predict, train
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Multi-label emotion recognition (GoEmotions): train, evaluate, predict.")
@@ -21,6 +21,7 @@ app.command("evaluate")(evaluate.evaluate_command)
 app.command("predict")(predict.predict_command)
 app.command("ensemble")(ensemble.ensemble_command)
 app.command("export")(export.export_command)
+app.command("calibrate")(calibrate.calibrate_command)
 
 err = Console(stderr=True)
 

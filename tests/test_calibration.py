@@ -1,0 +1,69 @@
+"""Per-label Platt calibration: fitted on dev, scores change, decisions do not."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from emotag.calibration import (
+    PlattCalibrator,
+    calibrate_run,
+    expected_calibration_error,
+    reliability_curve,
+)
+from emotag.errors import ModelFormatError
+
+
+def overconfident(n: int = 4000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Scores whose true frequency is much lower than they claim."""
+    rng = np.random.default_rng(seed)
+    p = rng.uniform(0.0, 1.0, size=(n, 3))
+    y = (rng.uniform(size=p.shape) < p**3).astype(np.uint8)
+    return p, y
+
+
+def test_ece_is_zero_when_scores_match_frequencies() -> None:
+    y = np.array([[1], [0], [1], [0]])
+    assert expected_calibration_error(y, np.full((4, 1), 0.5), n_bins=10) == pytest.approx(0.0)
+    assert expected_calibration_error(y, np.full((4, 1), 0.9), n_bins=10) == pytest.approx(0.4)
+
+
+def test_platt_lowers_ece_and_keeps_decisions() -> None:
+    p_dev, y_dev = overconfident(seed=0)
+    p_test, y_test = overconfident(seed=1)
+    cal = PlattCalibrator().fit(p_dev, y_dev)
+    assert (cal.a_ > 0).all()
+    before = expected_calibration_error(y_test, p_test)
+    after = expected_calibration_error(y_test, cal.transform(p_test))
+    assert after < before / 2
+    t = np.array([0.3, 0.5, 0.7])
+    same = (p_test >= t) == (cal.transform(p_test) >= cal.transform_thresholds(t))
+    assert same.mean() > 0.999  # float32 rounding only
+
+
+def test_rare_labels_keep_the_identity_map() -> None:
+    p, y = overconfident()
+    y[:, 1] = 0
+    y[:3, 1] = 1
+    cal = PlattCalibrator(min_positives=5).fit(p, y)
+    assert cal.a_[1] == 1.0 and cal.b_[1] == 0.0
+
+
+def test_calibrate_run_writes_json_and_plot(tmp_path: Path) -> None:
+    p_dev, y_dev = overconfident(seed=0)
+    p_test, y_test = overconfident(seed=1)
+    (tmp_path / "predictions").mkdir()
+    np.save(tmp_path / "predictions" / "dev_probs.npy", p_dev)
+    np.save(tmp_path / "predictions" / "test_probs.npy", p_test)
+    ece = calibrate_run(tmp_path, {"dev": y_dev, "test": y_test}, ["a", "b", "c"])
+    assert ece["test"]["after"] < ece["test"]["before"]
+    assert (tmp_path / "plots" / "reliability.png").stat().st_size > 1000
+    cal = PlattCalibrator.load(tmp_path / "calibration.json", ["a", "b", "c"])
+    np.testing.assert_allclose(cal.transform(p_test),
+                               PlattCalibrator().fit(p_dev, y_dev).transform(p_test), atol=1e-5)
+    with pytest.raises(ModelFormatError, match="labels"):
+        PlattCalibrator.load(tmp_path / "calibration.json", ["x", "y", "z"])
+    mp, freq, n = reliability_curve(y_test, p_test)
+    assert n.sum() == p_test.size and len(mp) == len(freq)
