@@ -12,8 +12,10 @@ __all__ = ["GOEMOTIONS_LABELS", "EmotagConfig", "ThresholdTuner", "__version__",
            "load_config"]
 
 
-def load(path: str | None = None):  # noqa: ANN201 - avoids importing torch at import time
-    """Load a model folder as a :class:`~emotag.predictor.Predictor`."""
+def load(path: str | None = None, *, num_threads: int | None = None,  # noqa: ANN201
+         window: bool = False, stride: int | None = None):
+    """Load a model folder as a :class:`~emotag.predictor.Predictor` (no return annotation:
+    it would import torch at ``import emotag``). Options: see ``Predictor.load``."""
     from .predictor import Predictor
 
-    return Predictor.load(path)
+    return Predictor.load(path, num_threads=num_threads, window=window, stride=stride)

@@ -45,5 +45,10 @@ class MissingDependencyError(EmotagError, ImportError):
     """An optional package is needed; the message names the pip command."""
 
 
+class ResumeError(EmotagError):
+    """A batch-scoring run would overwrite an unfinished one, or cannot be resumed as asked
+    (its input, options or model changed, or its progress file is missing)."""
+
+
 class ChecksumError(EmotagError):
     """A bundled file or pretrained weight does not match its pinned sha256."""

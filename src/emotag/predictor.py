@@ -4,6 +4,13 @@
 independent sigmoid scores per text (columns = ``labels``); ``predict`` applies the saved
 thresholds (or one the caller gives) and/or a top-k cut, and returns labels with scores.
 One string in gives one result out; a list gives a list.
+
+Inference settings fixed at load time: ``num_threads`` (ONNX Runtime intra-op threads, or
+torch's process-wide thread count), and what to do with texts longer than the model's
+``max_length`` tokens: cut them (default, never an error) or, with ``window=True`` /
+``stride=N``, score overlapping windows and keep each label's maximum over the windows
+(:class:`~emotag.models.base.TokenWindows` says why max). Texts are scored in batches of
+similar length; results always come back in input order.
 """
 
 from __future__ import annotations
@@ -14,9 +21,10 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ModelFormatError
+from .errors import ConfigError, DataError, ModelFormatError
 from .labels import TAXONOMIES, group_matrix
 from .models import EmotionClassifier, load_model
+from .models.base import TokenWindows, default_window_overlap
 from .paths import REPO_ROOT
 from .thresholds import ThresholdTuner
 
@@ -34,15 +42,29 @@ class Predictor:
         self.path = path
 
     @classmethod
-    def load(cls, path: str | Path | None = None) -> Predictor:
-        """Load a model folder (default: the shipped model in ``models/default``)."""
+    def load(cls, path: str | Path | None = None, *, num_threads: int | None = None,
+             window: bool = False, stride: int | None = None) -> Predictor:
+        """Load a model folder (default: the shipped model in ``models/default``).
+
+        ``num_threads``: CPU threads for inference (default: every core this process may
+        use). ``window`` / ``stride``: score texts longer than ``max_length`` tokens as
+        overlapping windows, max-pooled per label; ``stride`` is the number of tokens
+        consecutive windows share (the Hugging Face tokenizer meaning; giving it turns
+        windows on; default with ``window=True``: a quarter of ``max_length``). TF-IDF
+        models read whole texts, so windows change nothing for them.
+        """
+        if num_threads is not None and int(num_threads) < 1:
+            raise ConfigError(f"num_threads={num_threads}; expected 1 or more")
         if path is None:
             path = DEFAULT_MODEL_DIR
             if not (Path(path) / "emotag.json").is_file():
                 raise ModelFormatError(f"no default model at {path}; pass a model folder "
                                        "made by `emotag train`")
         path = Path(path)
-        model = load_model(path)
+        model = load_model(path, num_threads=num_threads)
+        if (window or stride is not None) and isinstance(model, TokenWindows):
+            model.use_windows(default_window_overlap(model.max_length) if stride is None
+                              else stride)
         tfile = path / "thresholds.json"
         if tfile.is_file():
             thresholds = ThresholdTuner.load(tfile, model.label_names).thresholds_
@@ -50,10 +72,15 @@ class Predictor:
             thresholds = np.full(len(model.label_names), 0.5)
         return cls(model, thresholds, path)
 
+    @property
+    def window_overlap(self) -> int | None:
+        """Tokens shared by consecutive windows, or None when long texts are cut."""
+        return getattr(self.model, "window_overlap", None)
+
     def predict_proba(self, texts: str | Sequence[str]) -> np.ndarray:
         """(n, n_labels) scores; a single string gives shape (n_labels,)."""
         single = isinstance(texts, str)
-        probs = self.model.predict_proba([texts] if single else list(texts))
+        probs = self.model.predict_proba(_checked_texts(texts))
         return probs[0] if single else probs
 
     def predict(self, texts: str | Sequence[str], threshold: float | None = None,
@@ -66,7 +93,7 @@ class Predictor:
         returns every label. ``taxonomy`` maps scores onto ekman or sentiment groups first.
         """
         single = isinstance(texts, str)
-        probs = self.model.predict_proba([texts] if single else list(texts))
+        probs = self.model.predict_proba(_checked_texts(texts))
         names, cut = self.labels, self.thresholds
         if taxonomy != "goemotions":
             probs, names, cut = self.group_scores(probs, taxonomy)
@@ -93,3 +120,14 @@ class Predictor:
         shifted = np.clip(probs - self.thresholds[None, :] + 0.5, 0.0, 1.0)
         grouped, names = group_matrix(shifted, self.labels, taxonomy, reduce="max")
         return grouped, names, np.full(len(names), 0.5)
+
+
+def _checked_texts(texts: str | Sequence[str]) -> list[str]:
+    """``texts`` as a list of str; anything else (None, NaN, numbers) is a DataError naming
+    its 1-based position, instead of a tokenizer error deep inside the model."""
+    items = [texts] if isinstance(texts, str) else list(texts)
+    for i, text in enumerate(items):
+        if not isinstance(text, str):
+            raise DataError(f"text must be a string, got {type(text).__name__} ({text!r:.40})",
+                            row=i + 1)
+    return items

@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 
 from ..errors import EmotagError
-from . import calibrate, ensemble, evaluate, export, predict, train
+from . import calibrate, ensemble, evaluate, export, predict, serve, train
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Multi-label emotion recognition (GoEmotions): train, evaluate, predict.")
@@ -22,6 +22,7 @@ app.command("predict")(predict.predict_command)
 app.command("ensemble")(ensemble.ensemble_command)
 app.command("export")(export.export_command)
 app.command("calibrate")(calibrate.calibrate_command)
+app.command("serve")(serve.serve_command)
 
 err = Console(stderr=True)
 
@@ -33,7 +34,11 @@ def _root() -> None:
 
 def main() -> None:
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
+        # Non-standalone typer returns exit codes instead of exiting (130 after Ctrl-C,
+        # typer.Exit(n)); commands themselves return None.
+        if isinstance(code, int) and not isinstance(code, bool) and code:
+            sys.exit(code)
     except EmotagError as e:
         err.print(f"[red]error:[/red] {e}", highlight=False)
         sys.exit(1)

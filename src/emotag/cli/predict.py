@@ -1,36 +1,42 @@
-"""``emotag predict``: emotions of texts given inline or in a txt/csv/jsonl file."""
+"""``emotag predict``: emotions of texts given inline or in a file, printed or written to a file.
+
+Two modes. Without ``--output`` the results are printed (texts from the arguments and/or
+``--input``, read chunk by chunk, so a large file starts printing at once). With ``--output``
+every row of ``--input`` is written with its score columns
+(:mod:`emotag.batch_scoring`) by the resumable streaming scorer (:mod:`emotag.streaming`).
+Each mode is one small function; new options (another engine, explanations) plug in at
+:func:`predict_command`'s dispatch.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from ..data import read_records
-from ..errors import DataError
+from ..labels import TAXONOMIES
+from ..streaming import DEFAULT_CHUNK_SIZE
 from .train import console
 
 
+def iter_input_texts(path: Path, text_column: str, chunk_size: int = DEFAULT_CHUNK_SIZE
+                     ) -> Iterator[list[str]]:
+    """Texts of ``path`` a chunk at a time: a .txt (one per line, blank lines skipped) or
+    the ``text_column`` of a csv/tsv/jsonl/parquet. Bad rows are DataErrors with file/row."""
+    from ..table_io import file_format, iter_chunks
+
+    skip_blank = file_format(path) == "txt"
+    for chunk in iter_chunks(path, chunk_size):
+        texts = chunk.texts(text_column, path)
+        yield [t for t in texts if t.strip()] if skip_blank else texts
+
+
 def read_texts(path: Path, text_column: str) -> list[str]:
-    """Texts of a .txt (one per line), or the ``text_column`` of a csv/tsv/jsonl/parquet."""
-    if path.suffix.lower() == ".txt":
-        if not path.is_file():
-            raise DataError("file not found", path=str(path))
-        return [line.rstrip("\n") for line in path.open(encoding="utf-8") if line.strip()]
-    records = read_records(path)
-    texts = []
-    for row_no, rec in enumerate(records, start=1):
-        if text_column not in rec:
-            raise DataError(f"missing column {text_column!r}; columns are {list(rec)}",
-                            path=str(path), row=row_no)
-        value = rec[text_column]
-        if not isinstance(value, str):
-            raise DataError(f"column {text_column!r} must be a string, got "
-                            f"{type(value).__name__}", path=str(path), row=row_no)
-        texts.append(value)
-    return texts
+    """Every text of ``path`` in one list (small files; see :func:`iter_input_texts`)."""
+    return [t for chunk in iter_input_texts(path, text_column) for t in chunk]
 
 
 def predict_command(
@@ -39,35 +45,146 @@ def predict_command(
     texts: Annotated[list[str] | None, typer.Argument(help="Texts to tag.")] = None,
     input_: Annotated[Path | None, typer.Option(
         "--input", "-i", help="txt (one text per line), csv, tsv, jsonl or parquet.")] = None,
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="Write every --input row plus pred_labels and score_<label> "
+        "columns here (format from the suffix: txt, csv, tsv, jsonl, parquet) instead of "
+        "printing.")] = None,
     text_column: Annotated[str, typer.Option(help="Text column of --input.")] = "text",
+    chunk_size: Annotated[int, typer.Option(
+        "--chunk-size", min=1, help="Rows read, scored and written at a time (memory bound; "
+        "with --output, the unit of progress kept across an interruption).")
+    ] = DEFAULT_CHUNK_SIZE,
+    resume: Annotated[bool, typer.Option(
+        "--resume", help="Continue an interrupted --output run where it stopped.")] = False,
     all_scores: Annotated[bool, typer.Option("--all-scores", help="Every label's score.")] = False,
     top_k: Annotated[int | None, typer.Option("--top-k", min=1, help="At most k labels.")] = None,
     threshold: Annotated[float | None, typer.Option(
         min=0.0, max=1.0, help="One threshold for all labels instead of the tuned ones.")] = None,
     taxonomy: Annotated[str, typer.Option(help="goemotions | ekman | sentiment")] = "goemotions",
+    threads: Annotated[int | None, typer.Option(
+        "--threads", min=1, help="CPU threads for the model (default: every core).")] = None,
+    window: Annotated[bool, typer.Option(
+        "--window", help="Score texts longer than the model's token limit as overlapping "
+        "windows (max per label) instead of cutting them.")] = False,
+    stride: Annotated[int | None, typer.Option(
+        "--stride", min=0, help="Tokens shared by consecutive windows (implies --window; "
+        "default a quarter of max_length).")] = None,
+    progress: Annotated[bool, typer.Option(
+        "--progress/--no-progress", help="Progress bar on stderr (with --output).")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines output.")] = False,
+    explain: Annotated[bool, typer.Option(
+        "--explain", help="Also the words behind each label (occlusion: one extra model call "
+        "per word, so several times slower).")] = False,
 ) -> None:
-    """Print the emotions above the model's thresholds, with scores."""
-    from ..errors import ModelFormatError
-    from ..predictor import DEFAULT_MODEL_DIR, Predictor
+    """Print the emotions above the model's thresholds, with scores; or, with --output, write
+    every input row plus its scores to a file (streamed, resumable with --resume)."""
+    model_dir, items = _split_model_and_texts(model_dir, list(texts or []))
+    if taxonomy not in TAXONOMIES:
+        raise typer.BadParameter(f"{taxonomy!r}; expected one of {', '.join(TAXONOMIES)}",
+                                 param_hint="--taxonomy")
+    if output is not None:
+        _check_file_mode(input_, items, explain, all_scores, as_json)
+    elif input_ is None and not items:
+        raise typer.BadParameter("give texts as arguments or --input FILE")
+    elif resume:
+        raise typer.BadParameter("--resume continues an --output run", param_hint="--resume")
+    predictor = _load_predictor(model_dir, threads, window, stride)
+    if output is not None:
+        _write_file(predictor, input_, output, text_column=text_column, chunk_size=chunk_size,
+                    resume=resume, threshold=threshold, top_k=top_k, taxonomy=taxonomy,
+                    progress=progress)
+        return
+    batches: list[list[str]] = [items] if items else []
+    stream = iter_input_texts(input_, text_column, chunk_size) if input_ is not None else []
+    for batch in _chain(batches, stream):
+        _print_batch(predictor, batch, threshold=threshold, top_k=top_k, taxonomy=taxonomy,
+                     all_scores=all_scores, as_json=as_json, explain=explain)
 
-    items = list(texts or [])
+
+# --------------------------------------------------------------------------- helpers
+def _split_model_and_texts(model_dir: Path | None, items: list[str]
+                           ) -> tuple[Path | None, list[str]]:
+    """A first argument that is not a folder is a text for the default model."""
+    from ..errors import ModelFormatError
+    from ..predictor import DEFAULT_MODEL_DIR
+
     if model_dir is not None and not model_dir.is_dir():
         if not (DEFAULT_MODEL_DIR / "emotag.json").is_file():
             raise ModelFormatError(f"model folder not found: {model_dir} (and no default model "
                                    f"is installed at {DEFAULT_MODEL_DIR})")
-        items.insert(0, str(model_dir))  # not a folder: the first argument is already a text
-        model_dir = None
-    if input_ is not None:
-        items += read_texts(input_, text_column)
+        return None, [str(model_dir), *items]
+    return model_dir, items
+
+
+def _check_file_mode(input_: Path | None, items: list[str], explain: bool, all_scores: bool,
+                     as_json: bool) -> None:
+    if input_ is None:
+        raise typer.BadParameter("--output writes the rows of --input FILE; give --input",
+                                 param_hint="--output")
+    if items:
+        raise typer.BadParameter("texts given as arguments are printed, not written to "
+                                 "--output; put them in the --input file", param_hint="--output")
+    for flag, used in (("--explain", explain), ("--all-scores", all_scores),
+                       ("--json", as_json)):
+        if used:
+            raise typer.BadParameter(f"{flag} is for printed results; --output always writes "
+                                     "every score column", param_hint=flag)
+
+
+def _load_predictor(model_dir: Path | None, threads: int | None, window: bool,
+                    stride: int | None) -> Any:
+    from ..predictor import Predictor
+
+    return Predictor.load(model_dir, num_threads=threads, window=window, stride=stride)
+
+
+def _write_file(predictor: Any, input_: Path, output: Path, **options: Any) -> None:
+    from ..streaming import score_file
+
+    progress = options.pop("progress")
+    result = score_file(predictor, input_, output, show_progress=progress, **options)
+    resumed = (f" ({result.resumed_from:,} written before the interruption)"
+               if result.resumed_from else "")
+    console.print(f"wrote {result.rows:,} rows to {output}{resumed}; scored "
+                  f"{result.rows_scored:,} in {result.seconds:.1f} s "
+                  f"({result.rows_per_s:,.0f} rows/s)", highlight=False)
+
+
+def _chain(*sources: Any) -> Iterator[list[str]]:
+    for source in sources:
+        yield from source
+
+
+def _print_batch(predictor: Any, items: list[str], *, threshold: float | None,
+                 top_k: int | None, taxonomy: str, all_scores: bool, as_json: bool,
+                 explain: bool) -> None:
+    """Predict ``items`` and print one line (or JSON object) per text."""
     if not items:
-        raise typer.BadParameter("give texts as arguments or --input FILE")
-    predictor = Predictor.load(model_dir)
+        return
     results = predictor.predict(items, threshold=threshold, top_k=top_k, taxonomy=taxonomy,
                                 all_scores=all_scores)
-    for text, labels in zip(items, results, strict=True):
+    why: list[dict | None] = [None] * len(items)
+    if explain:
+        from ..explain import explain as explain_labels
+
+        why = explain_labels(predictor, items, [[x["label"] for x in r] for r in results],
+                             taxonomy=taxonomy)
+    for text, labels, words in zip(items, results, why, strict=True):
         if as_json:
-            typer.echo(json.dumps({"text": text, "labels": labels}, ensure_ascii=False))
+            row = {"text": text, "labels": labels}
+            if words is not None:
+                row["explanations"] = words
+            typer.echo(json.dumps(row, ensure_ascii=False))
         else:
-            shown = ", ".join(f"{x['label']} {x['score']:.3f}" for x in labels) or "(none)"
-            console.print(f"{shown}\t[dim]{text}[/dim]", highlight=False, soft_wrap=True)
+            _print_line(text, labels, words)
+
+
+def _print_line(text: str, labels: list[dict], words: dict | None) -> None:
+    shown = ", ".join(f"{x['label']} {x['score']:.3f}" for x in labels) or "(none)"
+    console.print(f"{shown}\t[dim]{text}[/dim]", highlight=False, soft_wrap=True)
+    if words:
+        from ..explain import top_words
+
+        for label, label_words in words.items():
+            console.print(f"  {label}: {top_words(label_words)}", highlight=False,
+                          soft_wrap=True, markup=False)

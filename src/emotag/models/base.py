@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ModelFormatError
+from ..errors import ConfigError, ModelFormatError
 from ..io_utils import atomic_write_json
 
 FORMAT_VERSION = 1
@@ -43,8 +43,14 @@ class EmotionClassifier(ABC):
 
     @classmethod
     @abstractmethod
-    def load_backend(cls, model_dir: Path, manifest: dict[str, Any]) -> EmotionClassifier:
-        """Rebuild from the backend files."""
+    def load_backend(cls, model_dir: Path, manifest: dict[str, Any],
+                     **options: Any) -> EmotionClassifier:
+        """Rebuild from the backend files.
+
+        ``options`` are inference settings that must be known when the backend is opened
+        (``num_threads``: an ONNX Runtime session fixes its thread pool at creation); a
+        backend ignores the ones it has no use for.
+        """
 
 
 def sigmoid(logits: np.ndarray) -> np.ndarray:
@@ -66,13 +72,84 @@ def length_sorted_batches(encoded: Any, keys: Sequence[str], batch_size: int
         yield idx, {k: [encoded[k][i] for i in idx] for k in keys}
 
 
-def _registry() -> dict[str, type[EmotionClassifier]]:
-    from .onnx import OnnxClassifier
-    from .tfidf import TfidfLogRegClassifier
-    from .transformer import TransformerClassifier
+class TokenWindows:
+    """Mixin for models that read a tokenizer's ids (``tokenizer_``, ``max_length``).
 
-    return {"tfidf": TfidfLogRegClassifier, "transformer": TransformerClassifier,
-            "onnx": OnnxClassifier}
+    Texts longer than ``max_length`` tokens are cut there (never an error). With
+    ``window_overlap`` set, they are instead split into windows of at most ``max_length``
+    tokens, consecutive windows sharing ``window_overlap`` tokens (the ``stride`` of Hugging
+    Face tokenizers); each window is scored and a text gets, per label, the maximum over its
+    windows. Max, not mean: an emotion voiced in one paragraph of a long text is present in
+    the text, and averaging would dilute it with the neutral windows around it.
+    """
+
+    tokenizer_: Any
+    max_length: int
+    window_overlap: int | None = None
+
+    def use_windows(self, overlap: int | None) -> None:
+        """Turn sliding windows on (``overlap`` tokens shared) or off (None: truncate)."""
+        if overlap is not None:
+            n_special = self.tokenizer_.num_special_tokens_to_add()
+            limit = self.max_length - n_special
+            if not 0 <= int(overlap) < limit:
+                raise ConfigError(f"window overlap (stride) {overlap} must be in 0..{limit - 1}: "
+                                  f"max_length {self.max_length} minus {n_special} special "
+                                  "tokens, so that every window moves forward")
+            if not getattr(self.tokenizer_, "is_fast", False):
+                raise ConfigError("sliding windows need a fast (Rust) tokenizer; this model's "
+                                  f"is {type(self.tokenizer_).__name__}")
+            overlap = int(overlap)
+        self.window_overlap = overlap
+
+    def encode_texts(self, texts: Sequence[str]) -> tuple[Any, np.ndarray]:
+        """Token ids of ``texts`` and, for each encoded row, the index of the text it is from.
+
+        Without windows, row i is text i cut at ``max_length`` tokens.
+        """
+        if self.window_overlap is None:
+            enc = self.tokenizer_(list(texts), truncation=True, max_length=self.max_length)
+            return enc, np.arange(len(texts))
+        enc = self.tokenizer_(list(texts), truncation=True, max_length=self.max_length,
+                              stride=self.window_overlap, return_overflowing_tokens=True)
+        owner = np.asarray(enc.pop("overflow_to_sample_mapping"), dtype=np.int64)
+        return enc, owner
+
+
+def default_window_overlap(max_length: int) -> int:
+    """A quarter of the window: each token is seen with at least some context on both sides
+    in one window or the next, at about 1.33x the cost of one pass over the text."""
+    return max(0, int(max_length) // 4)
+
+
+def pool_windows(rows: np.ndarray, owner: np.ndarray, n_texts: int) -> np.ndarray:
+    """Per text, the per-label maximum over its rows (windows). Max of logits equals max of
+    sigmoid scores (monotone), so pooling logits is the same as pooling probabilities."""
+    if len(owner) == n_texts and np.array_equal(owner, np.arange(n_texts)):
+        return rows
+    out = np.full((n_texts, rows.shape[1]), -np.inf, dtype=rows.dtype)
+    np.maximum.at(out, owner, rows)
+    return out
+
+
+_BACKENDS = {"tfidf": ("tfidf", "TfidfLogRegClassifier"),
+             "transformer": ("transformer", "TransformerClassifier"),
+             "onnx": ("onnx", "OnnxClassifier")}
+
+
+def backend_class(model_type: str) -> type[EmotionClassifier] | None:
+    """The class of a ``model_type``, importing only its own module: serving an ONNX model
+    must not import torch (about 450 MB of resident memory)."""
+    import importlib
+
+    if model_type not in _BACKENDS:
+        return None
+    module, name = _BACKENDS[model_type]
+    return getattr(importlib.import_module(f"{__package__}.{module}"), name)
+
+
+def _registry() -> dict[str, type[EmotionClassifier]]:
+    return {t: backend_class(t) for t in _BACKENDS}  # type: ignore[misc]
 
 
 def save_model(model: EmotionClassifier, model_dir: Path) -> None:
@@ -102,11 +179,14 @@ def read_manifest(model_dir: Path) -> dict[str, Any]:
     return manifest
 
 
-def load_model(model_dir: Path) -> EmotionClassifier:
-    """Load any emotag model folder."""
+def load_model(model_dir: Path, **options: Any) -> EmotionClassifier:
+    """Load any emotag model folder; ``options`` go to the backend (see ``load_backend``)."""
     manifest = read_manifest(model_dir)
-    registry = _registry()
     kind = manifest.get("model_type")
-    if kind not in registry:
+    cls = backend_class(str(kind))
+    if cls is None:
         raise ModelFormatError(f"{model_dir}: unknown model_type {kind!r}")
-    return registry[kind].load_backend(Path(model_dir), manifest)
+    options = {k: v for k, v in options.items() if v is not None}
+    if not options:  # backends written before options existed keep working
+        return cls.load_backend(Path(model_dir), manifest)
+    return cls.load_backend(Path(model_dir), manifest, **options)

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..errors import EmotagError, MissingDependencyError, ModelFormatError
 from ..io_utils import replace_dir
-from .base import EmotionClassifier, length_sorted_batches, sigmoid
+from .base import EmotionClassifier, TokenWindows, length_sorted_batches, pool_windows, sigmoid
 
 ONNX_SUBDIR = "onnx"
 #: ``metadata_props`` keys written by :mod:`emotag.export` (values are JSON strings).
@@ -63,7 +63,7 @@ def session_metadata(session: Any) -> dict[str, Any]:
     return {k: json.loads(v) for k, v in raw.items() if k.startswith("emotag.")}
 
 
-class OnnxClassifier(EmotionClassifier):
+class OnnxClassifier(TokenWindows, EmotionClassifier):
     """An ONNX graph (``input_ids``, ``attention_mask`` [, ``token_type_ids``] -> logits).
 
     Parameters
@@ -72,13 +72,15 @@ class OnnxClassifier(EmotionClassifier):
     tokenizer_dir : folder with the tokenizer files (default: the file's folder).
     label_names, max_length : default to the file's emotag metadata.
     num_threads : ONNX Runtime intra-op threads (default: every core this process may use).
+    window_overlap : None cuts texts at ``max_length`` tokens; an int scores overlapping
+        windows instead (see :class:`~emotag.models.base.TokenWindows`).
     """
 
     model_type = "onnx"
 
     def __init__(self, onnx_file: str | Path, tokenizer_dir: str | Path | None = None,
                  label_names: Sequence[str] | None = None, max_length: int | None = None,
-                 num_threads: int | None = None) -> None:
+                 num_threads: int | None = None, window_overlap: int | None = None) -> None:
         self.onnx_file = Path(onnx_file)
         self.tokenizer_dir = Path(tokenizer_dir) if tokenizer_dir else self.onnx_file.parent
         if not self.onnx_file.is_file():
@@ -97,6 +99,7 @@ class OnnxClassifier(EmotionClassifier):
                                    f"{len(self.label_names)} label names")
         self.max_length = int(max_length or meta.get(META_MAX_LENGTH) or 128)
         self._load_tokenizer()
+        self.use_windows(window_overlap)
 
     def _open_session(self) -> None:
         ort = import_onnxruntime()
@@ -115,10 +118,16 @@ class OnnxClassifier(EmotionClassifier):
                              for i in self.session_.get_inputs()}
 
     def _load_tokenizer(self) -> None:
-        from transformers import AutoTokenizer
+        # A tokenizer.json is read by the fast-tokenizer class alone: AutoTokenizer would load
+        # transformers' configuration machinery, which imports torch (~450 MB resident) that
+        # ONNX inference never uses.
+        if (Path(self.tokenizer_dir) / "tokenizer.json").is_file():
+            from transformers import PreTrainedTokenizerFast as TokenizerClass
+        else:
+            from transformers import AutoTokenizer as TokenizerClass
 
         try:
-            self.tokenizer_ = AutoTokenizer.from_pretrained(str(self.tokenizer_dir))
+            self.tokenizer_ = TokenizerClass.from_pretrained(str(self.tokenizer_dir))
         except (OSError, ValueError) as e:
             raise ModelFormatError(f"{self.tokenizer_dir}: no tokenizer for {self.onnx_file} "
                                    f"({e}); export again so the tokenizer files are written "
@@ -131,14 +140,18 @@ class OnnxClassifier(EmotionClassifier):
                                 "run with `emotag train`, then `emotag export RUN_DIR --onnx`")
 
     def predict_logits(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
-        """Raw logits in input order; texts are batched by length so padding stays short."""
+        """Raw logits in input order; texts are batched by length so padding stays short.
+
+        Long texts are cut at ``max_length`` tokens, or scored by windows (max-pooled) when
+        ``window_overlap`` is set.
+        """
         if isinstance(texts, str):
             texts = [texts]
         texts = list(texts)
-        out = np.zeros((len(texts), len(self.label_names)), dtype=np.float32)
         if not texts:
-            return out
-        enc = self.tokenizer_(texts, truncation=True, max_length=self.max_length)
+            return np.zeros((0, len(self.label_names)), dtype=np.float32)
+        enc, owner = self.encode_texts(texts)
+        out = np.zeros((len(owner), len(self.label_names)), dtype=np.float32)
         keys = [k for k in enc if k in self.input_types_]
         for idx, features in length_sorted_batches(enc, keys, batch_size):
             batch = self.tokenizer_.pad(features, return_tensors="np")
@@ -152,7 +165,7 @@ class OnnxClassifier(EmotionClassifier):
                     raise ModelFormatError(f"{self.onnx_file}: input {name!r} is not produced "
                                            f"by the tokenizer in {self.tokenizer_dir}")
             out[idx] = self.session_.run(None, feeds)[0]
-        return out
+        return pool_windows(out, owner, len(texts))
 
     def predict_proba(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         return sigmoid(self.predict_logits(texts, batch_size))
@@ -170,11 +183,13 @@ class OnnxClassifier(EmotionClassifier):
         return {"onnx": {"file": self.onnx_file.name, "max_length": self.max_length}}
 
     @classmethod
-    def load_backend(cls, model_dir: Path, manifest: dict[str, Any]) -> OnnxClassifier:
+    def load_backend(cls, model_dir: Path, manifest: dict[str, Any],
+                     **options: Any) -> OnnxClassifier:
         info = manifest.get("onnx") or {}
         folder = Path(model_dir) / ONNX_SUBDIR
         if "file" not in info:
             raise ModelFormatError(f"{Path(model_dir) / 'emotag.json'}: model_type 'onnx' "
                                    "without an 'onnx.file' entry; package the export again")
         return cls(folder / info["file"], tokenizer_dir=folder,
-                   label_names=manifest["label_names"], max_length=info.get("max_length"))
+                   label_names=manifest["label_names"], max_length=info.get("max_length"),
+                   num_threads=options.get("num_threads"))

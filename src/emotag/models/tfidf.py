@@ -110,7 +110,10 @@ class TfidfLogRegClassifier(BaseEstimator, EmotionClassifier):
         return {"tfidf": self.get_params()}
 
     @classmethod
-    def load_backend(cls, model_dir: Path, manifest: dict[str, Any]) -> TfidfLogRegClassifier:
+    def load_backend(cls, model_dir: Path, manifest: dict[str, Any],
+                     **options: Any) -> TfidfLogRegClassifier:
+        """Rebuild from ``tfidf/``. ``options`` (``num_threads``) have no effect: scoring is
+        one sparse product per label block, cheap next to any transformer."""
         src = Path(model_dir) / "tfidf"
         try:
             vecs = json.loads((src / "vectorizers.json").read_text(encoding="utf-8"))

@@ -21,7 +21,7 @@ from ..config import TrainConfig
 from ..errors import ConfigError, ModelFormatError
 from ..errors import NotFittedError as EmotagNotFittedError
 from ..io_utils import replace_dir
-from .base import EmotionClassifier, length_sorted_batches, sigmoid
+from .base import EmotionClassifier, TokenWindows, length_sorted_batches, pool_windows, sigmoid
 
 HF_SUBDIR = "transformer"
 
@@ -49,7 +49,7 @@ def tokenize_split(tokenizer: Any, texts: Sequence[str], labels: np.ndarray | No
                   desc="tokenizing", keep_in_memory=True)
 
 
-class TransformerClassifier(EmotionClassifier):
+class TransformerClassifier(TokenWindows, EmotionClassifier):
     """Encoder + linear head fine-tuned end to end with a multi-label loss."""
 
     model_type = "transformer"
@@ -146,23 +146,27 @@ class TransformerClassifier(EmotionClassifier):
     # ------------------------------------------------------------------ inference
     @torch.inference_mode()
     def predict_logits(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
-        """Raw logits, batched by length (fewer pad tokens), returned in input order."""
+        """Raw logits, batched by length (fewer pad tokens), returned in input order.
+
+        Long texts are cut at ``max_length`` tokens, or scored by windows (max-pooled) when
+        ``window_overlap`` is set.
+        """
         if not hasattr(self, "model_"):
             raise EmotagNotFittedError("TransformerClassifier is not fitted; call fit or load")
         if isinstance(texts, str):
             texts = [texts]
         texts = list(texts)
         batch_size = batch_size or self.train_config.eval_batch_size
-        out = np.zeros((len(texts), len(self.label_names)), dtype=np.float32)
         if not texts:
-            return out
-        enc = self.tokenizer_(texts, truncation=True, max_length=self.max_length)
+            return np.zeros((0, len(self.label_names)), dtype=np.float32)
+        enc, owner = self.encode_texts(texts)
+        out = np.zeros((len(owner), len(self.label_names)), dtype=np.float32)
         self.model_.eval()
         for idx, features in length_sorted_batches(enc, list(enc.keys()), batch_size):
             batch = self.tokenizer_.pad(features, return_tensors="pt")
             logits = self.model_(**batch).logits
             out[idx] = logits.float().cpu().numpy()
-        return out
+        return pool_windows(out, owner, len(texts))
 
     def predict_proba(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
         return sigmoid(self.predict_logits(texts, batch_size))
@@ -182,7 +186,10 @@ class TransformerClassifier(EmotionClassifier):
                                 "pooling": self.pooling}}
 
     @classmethod
-    def load_backend(cls, model_dir: Path, manifest: dict[str, Any]) -> TransformerClassifier:
+    def load_backend(cls, model_dir: Path, manifest: dict[str, Any],
+                     **options: Any) -> TransformerClassifier:
+        """Rebuild from ``transformer/``; ``num_threads`` sets torch's intra-op threads,
+        which are process-wide (torch has no per-model thread pool)."""
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
         src = Path(model_dir) / HF_SUBDIR
@@ -197,6 +204,8 @@ class TransformerClassifier(EmotionClassifier):
         model.model_ = model_cls.from_pretrained(src, use_safetensors=True)
         model.model_.eval()
         model.tokenizer_ = AutoTokenizer.from_pretrained(src)
+        if options.get("num_threads"):
+            set_threads(int(options["num_threads"]))
         return model
 
 

@@ -1,0 +1,56 @@
+"""``emotag serve``: the JSON API, Prometheus metrics and the web page over HTTP (uvicorn)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..errors import MissingDependencyError
+from .train import console
+
+
+def serve_command(
+    model_dir: Annotated[Path | None, typer.Argument(
+        help="Model folder (default: the shipped model).")] = None,
+    host: Annotated[str, typer.Option(help="Address to listen on (0.0.0.0: every interface).")
+                    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port.")] = 8000,
+    max_texts: Annotated[int, typer.Option(min=1, help="Texts per request.")] = 64,
+    max_chars: Annotated[int, typer.Option(min=1, help="Characters per text.")] = 5000,
+    max_body_bytes: Annotated[int, typer.Option(min=1, help="Bytes per request body.")
+                              ] = 1_000_000,
+    micro_batch: Annotated[bool, typer.Option(
+        "--micro-batch/--no-micro-batch",
+        help="Score concurrent requests together in one model call.")] = True,
+    max_batch_texts: Annotated[int, typer.Option(min=1, help="Texts per micro-batch.")] = 64,
+    max_wait_ms: Annotated[float, typer.Option(
+        min=0.0, max=1000.0, help="How long a lone request waits for others to batch with.")
+    ] = 2.0,
+    explain_max_words: Annotated[int, typer.Option(
+        min=1, help="Words explained per text when a request sets explain.")] = 64,
+    threads: Annotated[int | None, typer.Option(
+        min=1, help="CPU threads for the model (default: every core).")] = None,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+) -> None:
+    """Serve POST /v1/predict, GET /v1/labels, /healthz, /metrics and the web page at /."""
+    try:
+        import uvicorn
+
+        from ..serve import ServeSettings, create_app
+    except ImportError as e:
+        raise MissingDependencyError(f"emotag serve needs fastapi and uvicorn ({e}); "
+                                     "pip install fastapi uvicorn prometheus-client") from e
+    from ..predictor import Predictor
+
+    settings = ServeSettings(max_texts=max_texts, max_chars=max_chars,
+                             max_body_bytes=max_body_bytes, micro_batch=micro_batch,
+                             max_batch_texts=max_batch_texts, max_wait_ms=max_wait_ms,
+                             explain_max_words=explain_max_words)
+    predictor = Predictor.load(model_dir, num_threads=threads)
+    app = create_app(predictor, settings)
+    console.print(f"emotag serve: {len(predictor.labels)} labels from "
+                  f"{predictor.path}, micro-batching {'on' if micro_batch else 'off'}; "
+                  f"open http://{host}:{port}/", highlight=False)
+    uvicorn.run(app, host=host, port=port, log_level=log_level)

@@ -1,0 +1,93 @@
+"""From a score matrix to the API's per-text answers (labels, all scores, explanations).
+
+The service scores texts in micro-batches, away from the request that sent them, so it
+cannot call :meth:`Predictor.predict` (which scores and decides in one go); it applies the
+same decision rule to the rows it gets back: taxonomy mapping, threshold, sort, top-k.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..explain import label_explanation, occlusion, split_words, taxonomy_scorer
+from ..predictor import Predictor
+
+
+def taxonomy_view(predictor: Predictor, probs: np.ndarray, taxonomy: str
+                  ) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """Scores, column names and per-column thresholds in ``taxonomy``'s columns."""
+    if taxonomy == "goemotions":
+        return probs, list(predictor.labels), predictor.thresholds
+    return predictor.group_scores(probs, taxonomy)
+
+
+def decide(scores: np.ndarray, cuts: np.ndarray, top_k: int | None = None) -> list[list[int]]:
+    """Per row, the predicted columns: score >= cut, highest first, at most ``top_k``.
+
+    Mirrors :meth:`Predictor.predict` (stable sort, so ties keep label order).
+    """
+    out = []
+    for row in scores:
+        order = np.argsort(-row, kind="stable")
+        keep = [int(j) for j in order if row[j] >= cuts[j]]
+        out.append(keep[:top_k] if top_k is not None else keep)
+    return out
+
+
+def tag(predictor: Predictor, probs: np.ndarray, *, taxonomy: str = "goemotions",
+        threshold: float | None = None, top_k: int | None = None, all_scores: bool = False
+        ) -> tuple[list[dict[str, Any]], list[list[int]], np.ndarray]:
+    """API results without explanations, the predicted columns, and the taxonomy scores."""
+    scores, names, cuts = taxonomy_view(predictor, probs, taxonomy)
+    if threshold is not None:
+        cuts = np.full(len(names), float(threshold))
+    chosen = decide(scores, cuts, top_k)
+    results = []
+    for row, keep in zip(scores, chosen, strict=True):
+        results.append({
+            "labels": [{"label": names[j], "score": float(row[j]), "threshold": float(cuts[j])}
+                       for j in keep],
+            "scores": ({name: float(s) for name, s in zip(names, row, strict=True)}
+                       if all_scores else None),
+            "explanations": None,
+        })
+    return results, chosen, scores
+
+
+def explanations(predictor: Predictor, texts: Sequence[str], scores: np.ndarray,
+                 chosen: Sequence[Sequence[int]], *, taxonomy: str, max_words: int
+                 ) -> list[dict[str, list[dict[str, Any]]]]:
+    """Per text, the words behind each predicted label (runs the model: call it off-loop)."""
+    names = taxonomy_view(predictor, np.zeros((0, len(predictor.labels))), taxonomy)[1]
+    wanted = [i for i, keep in enumerate(chosen) if keep]  # texts with no label cost nothing
+    per_text = occlusion(taxonomy_scorer(predictor, taxonomy), [texts[i] for i in wanted],
+                         full_scores=scores[wanted], max_words=max_words)
+    out: list[dict[str, list[dict[str, Any]]]] = [{} for _ in texts]
+    for i, (words, weights) in zip(wanted, per_text, strict=True):
+        out[i] = {names[j]: label_explanation(words, weights, j) for j in chosen[i]}
+    return out
+
+
+def explain_groups(texts: Sequence[str], chosen: Sequence[Sequence[int]], max_words: int,
+                   budget: int = 64) -> list[list[int]]:
+    """Indices of the texts to explain, grouped into model calls of about ``budget`` variants.
+
+    One call per group, not one per request: the scoring thread is shared, so a request
+    explaining 64 long texts must not hold it for seconds while other requests wait; between
+    groups their scoring gets its turn. Texts with no predicted label need no call.
+    """
+    groups: list[list[int]] = []
+    size = 0
+    for i, (text, keep) in enumerate(zip(texts, chosen, strict=True)):
+        if not keep:
+            continue
+        n = min(len(split_words(text)), max_words)
+        if not groups or size + n > budget:
+            groups.append([])
+            size = 0
+        groups[-1].append(i)
+        size += n
+    return groups
