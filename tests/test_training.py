@@ -222,3 +222,26 @@ def test_freeze_lower_layers_stops_their_gradients(tiny_bert: Path) -> None:
     assert any(".layer.1." in n for n in trainable)
     assert "classifier.weight" in trainable
     assert freeze_lower_layers(model, 0) == 0
+
+
+def test_stop_after_steps_keeps_the_schedule_and_resumes(tmp_path: Path, tiny_data: Path,
+                                                         tiny_bert: Path) -> None:
+    """A time budget: stop at step 4 of a 12-step schedule, then --resume with a larger
+    budget continues the same trajectory as an uninterrupted run."""
+    base = tiny_overrides(tiny_data, tiny_bert, **{"train.eval_each_epoch": False})
+    whole = tmp_path / "whole"
+    train_run(load_config(None, base), whole)
+    part = tmp_path / "part"
+    train_run(load_config(None, [*base, "train.stop_after_steps=4"]), part)
+    log = json.loads((part / "run_log.json").read_text())
+    steps = [e["step"] for e in log["log_history"] if "loss" in e]
+    assert max(steps) == 4
+    lr_part = {e["step"]: e["learning_rate"] for e in log["log_history"] if "loss" in e}
+    lr_whole = {e["step"]: e["learning_rate"] for e in json.loads(
+        (whole / "run_log.json").read_text())["log_history"] if "loss" in e}
+    assert lr_part[4] == pytest.approx(lr_whole[4])  # same 12-step schedule
+    assert log["stopped_early"] and (part / "checkpoints").is_dir()  # kept to train on
+    train_run(load_config(None, base), part, resume=True)
+    assert not (part / "checkpoints").exists()
+    np.testing.assert_allclose(np.load(part / "predictions" / "dev_probs.npy"),
+                               np.load(whole / "predictions" / "dev_probs.npy"), atol=1e-5)

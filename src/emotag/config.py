@@ -105,6 +105,10 @@ class TrainConfig:
     seed: int = _help("Seed for weights init, data order and dropout.", 42)
     epochs: float = _help("Training epochs.", 3.0)
     max_steps: int = _help("If > 0, stop after this many optimiser steps (overrides epochs).", -1)
+    stop_after_steps: int = _help(
+        "If > 0, stop (then save and evaluate) after this many steps while the learning-rate "
+        "schedule still runs over `epochs`: a time budget. It does not change the trajectory, "
+        "so --resume accepts a new value.", -1)
     learning_rate: float = _help("Peak learning rate (AdamW).", 5e-5)
     head_learning_rate: float | None = _help(
         "Learning rate of the pooler and classifier head (default: learning_rate); a fresh "

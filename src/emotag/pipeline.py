@@ -17,6 +17,7 @@ import numpy as np
 
 from .config import EmotagConfig, ThresholdConfig
 from .data import Split, load_splits
+from .distributed import ddp
 from .errors import ConfigError, DataError
 from .evaluation import evaluate_split, headline
 from .io_utils import atomic_save_npy, atomic_write_json
@@ -32,8 +33,14 @@ def _check_resume(output_dir: Path, config: EmotagConfig, resume: bool) -> None:
     saved = output_dir / CONFIG_FILE
     if resume:
         if saved.is_file():
-            old = json.loads(saved.read_text(encoding="utf-8"))
-            if old != json.loads(json.dumps(config.to_dict())):
+            # through the dataclass, so settings added to emotag since (at their defaults)
+            # do not count as a change
+            old = json.loads(json.dumps(EmotagConfig.from_dict(
+                json.loads(saved.read_text(encoding="utf-8"))).to_dict()))
+            new = json.loads(json.dumps(config.to_dict()))
+            for cfg in (old, new):  # a time budget, not part of the trajectory
+                cfg.get("train", {}).pop("stop_after_steps", None)
+            if old != new:
                 raise ConfigError(f"--resume with a different config than {saved}; resume with "
                                   "the same --config/--set, or train into a new --output")
     elif (output_dir / MANIFEST).is_file() or (output_dir / "checkpoints").is_dir():
@@ -42,13 +49,18 @@ def _check_resume(output_dir: Path, config: EmotagConfig, resume: bool) -> None:
 
 
 def train_run(config: EmotagConfig, output_dir: Path, resume: bool = False) -> dict[str, Any]:
-    """Train, tune thresholds on dev, evaluate on dev and test, write every artifact."""
+    """Train, tune thresholds on dev, evaluate on dev and test, write every artifact.
+
+    Under a distributed launch (``accelerate launch``/``torchrun``) every rank trains; only
+    global rank 0 writes the run folder and returns the metrics, the others return ``{}``.
+    """
     output_dir = Path(output_dir)
     t_start = time.time()
     env = environment()  # the commit and versions the run started from
     _check_resume(output_dir, config, resume)
     output_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(output_dir / CONFIG_FILE, config.to_dict())
+    if ddp.is_main_process():  # under accelerate/torchrun every rank runs this; one writes
+        atomic_write_json(output_dir / CONFIG_FILE, config.to_dict())
     splits = load_splits(config.data)
     if "dev" not in splits:
         raise DataError("no dev split: thresholds are tuned on dev, so one is required")
@@ -65,7 +77,12 @@ def train_run(config: EmotagConfig, output_dir: Path, resume: bool = False) -> d
     timings: dict[str, float] = {"load_data_s": time.time() - t_start}
 
     t0 = time.time()
-    reevaluating = resume and (output_dir / MANIFEST).is_file()
+    # a finished run is only re-evaluated; one stopped by train.stop_after_steps trains on
+    reevaluating = (resume and (output_dir / MANIFEST).is_file()
+                    and not _previous_log(output_dir).get("stopped_early"))
+    stopped_early = False
+    if reevaluating and not ddp.is_main_process():
+        return {}  # nothing to train; rank 0 redoes the evaluation alone
     if reevaluating:
         # training had finished; only the evaluation is redone, the training record is kept
         previous = _previous_log(output_dir)
@@ -78,11 +95,21 @@ def train_run(config: EmotagConfig, output_dir: Path, resume: bool = False) -> d
     else:
         model = build_model(config, train.label_names)
         model.fit(train, dev, work_dir=output_dir, resume=resume)
-        save_model(model, output_dir)
+        if ddp.is_main_process():
+            save_model(model, output_dir)
         log_history = getattr(model, "log_history_", [])
         resumed_from = getattr(model, "resumed_from_", None)
+        stopped_early = bool(getattr(model, "stopped_early_", False))
         timings["train_s"] = time.time() - t0
         del model
+        if ddp.world_size() > 1:
+            # DDP: the other ranks leave once the model is on disk; evaluating needs no
+            # collective, so rank 0 does it alone (no barrier timeout on a long evaluation)
+            ddp.barrier()
+            is_main = ddp.is_main_process()
+            ddp.finish()
+            if not is_main:
+                return {}
     # Evaluate what was saved, exactly as users will load it: the in-memory model can still
     # carry training-time wrappers (accelerate's bf16 autocast around forward), and thresholds
     # tuned on those scores would not fit the saved model.
@@ -92,12 +119,13 @@ def train_run(config: EmotagConfig, output_dir: Path, resume: bool = False) -> d
                            timings=timings, extra_model_info={"resumed_from": resumed_from})
     if reevaluating:
         timings["reevaluated_s"] = time.time() - t_eval
-    if not config.train.keep_checkpoints:
+    if not config.train.keep_checkpoints and not stopped_early:  # kept to train on later
         shutil.rmtree(output_dir / "checkpoints", ignore_errors=True)
     # a re-evaluation adds to the cost of the run it completes
     timings["total_s"] = time.time() - t_start + timings.get("earlier_total_s", 0.0)
     _write_run_log(output_dir, metrics, env, config=config.to_dict(), timings=timings,
-                   resumed_from=resumed_from, log_history=log_history)
+                   resumed_from=resumed_from, log_history=log_history,
+                   stopped_early=stopped_early)
     return metrics
 
 

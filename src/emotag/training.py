@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from transformers import Trainer
+from transformers import Trainer, TrainerCallback
 from transformers.trainer_pt_utils import LengthGroupedSampler, get_length_grouped_indices
 
 from .losses import LossFn
@@ -31,6 +31,16 @@ class EpochSeededLengthGroupedSampler(LengthGroupedSampler):
     run saw the data in a different order than an uninterrupted one (measured: scores off by
     up to 0.04 on a 3-epoch probe). Seeding from the epoch makes the order a function of the
     configuration, so a resumed run replays exactly.
+
+    Under DDP (``accelerate launch``/``torchrun``) this sampler is not sharded by itself: the
+    Trainer (transformers 5) builds one DataLoader per rank over it and
+    ``accelerator.prepare`` wraps its batch sampler in ``BatchSamplerShard``, which hands
+    per-device batch ``i`` of the common index order to rank ``i % world_size``. That is
+    correct only if every rank draws the same order, which the ``(seed, epoch)`` generator
+    guarantees (the stock sampler's global-RNG draw does not). ``batch_size`` here is the
+    grouping unit: the Trainer passes the global batch (per device x accumulation x
+    processes), so ``n`` processes at batch ``b`` see exactly the global batches that one
+    process sees at batch ``n * b``.
     """
 
     def __init__(self, batch_size: int, lengths: list[int], seed: int,
@@ -71,9 +81,13 @@ class EmotagTrainer(Trainer):
             lengths = list(source[column])
         else:
             lengths = [len(ids) for ids in (train_dataset or source)["input_ids"]]
-        # state.epoch is e.0 when epoch e starts, and e.x inside it after a resume
+        # state.epoch is e.0 when epoch e starts, and e.x inside it after a resume. Group by
+        # the global batch: the ranks split the sampler's order into per-device batches
+        # round-robin (see the sampler's docstring), so the processes of one step share one
+        # length group, and the global batches equal a one-process run's at the same total
         return EpochSeededLengthGroupedSampler(
-            self.args.train_batch_size * self.args.gradient_accumulation_steps,
+            self.args.train_batch_size * self.args.gradient_accumulation_steps
+            * max(1, self.args.world_size),
             lengths=lengths,
             seed=self.args.data_seed if self.args.data_seed is not None else self.args.seed,
             epoch_fn=lambda: int((self.state.epoch or 0.0) + 1e-6))
@@ -117,6 +131,21 @@ class EmotagTrainer(Trainer):
         return (loss, outputs) if return_outputs else loss
 
 
+class StopAfterSteps(TrainerCallback):
+    """End training at ``step`` (saving a checkpoint there) while the learning-rate schedule
+    keeps the length of the full run: a time budget that can be raised later with --resume
+    to continue the very same trajectory."""
+
+    def __init__(self, step: int) -> None:
+        self.step = int(step)
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
+        if state.global_step >= self.step:
+            control.should_training_stop = True
+            control.should_save = True
+        return control
+
+
 def freeze_lower_layers(model: torch.nn.Module, n_layers: int) -> int:
     """Stop gradients into the embeddings and the ``n_layers`` lowest encoder layers.
 
@@ -138,12 +167,14 @@ def freeze_lower_layers(model: torch.nn.Module, n_layers: int) -> int:
     return frozen
 
 
-def last_complete_checkpoint(checkpoint_dir: Path) -> Path | None:
+def last_complete_checkpoint(checkpoint_dir: Path, remove_incomplete: bool = True
+                             ) -> Path | None:
     """Newest ``checkpoint-N`` whose files were all written.
 
     The Trainer writes ``trainer_state.json`` last; a folder without it (or without the
     optimizer state) was interrupted mid-save by a crash or ``kill -9``, and is removed so
-    that resuming never loads half a checkpoint.
+    that resuming never loads half a checkpoint. Under DDP only rank 0 removes
+    (``remove_incomplete=False`` elsewhere): every rank picks the same checkpoint, one deletes.
     """
     checkpoint_dir = Path(checkpoint_dir)
     if not checkpoint_dir.is_dir():
@@ -155,7 +186,7 @@ def last_complete_checkpoint(checkpoint_dir: Path) -> Path | None:
             continue
         if all((path / f).is_file() for f in REQUIRED_CHECKPOINT_FILES) and _state_ok(path):
             found.append((int(suffix), path))
-        else:
+        elif remove_incomplete:
             shutil.rmtree(path, ignore_errors=True)
     return max(found)[1] if found else None
 

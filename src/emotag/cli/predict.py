@@ -5,7 +5,8 @@ Two modes. Without ``--output`` the results are printed (texts from the argument
 every row of ``--input`` is written with its score columns
 (:mod:`emotag.batch_scoring`) by the resumable streaming scorer (:mod:`emotag.streaming`).
 Each mode is one small function; new options (another engine, explanations) plug in at
-:func:`predict_command`'s dispatch.
+:func:`predict_command`'s dispatch. ``--engine ray`` scores the files on a Ray Data actor pool
+into a folder of Parquet parts with the same columns (:mod:`emotag.distributed.ray_scoring`).
 """
 
 from __future__ import annotations
@@ -75,6 +76,22 @@ def predict_command(
     explain: Annotated[bool, typer.Option(
         "--explain", help="Also the words behind each label (occlusion: one extra model call "
         "per word, so several times slower).")] = False,
+    engine: Annotated[str, typer.Option(
+        "--engine", help="local: this process (default). ray: a Ray Data actor pool reads "
+        "--input (parquet/csv/tsv/jsonl file, folder or quoted glob) and writes Parquet parts "
+        "into the --output folder (needs pip install \"emotag[ray]\").")] = "local",
+    ray_address: Annotated[str | None, typer.Option(
+        "--ray-address", help="--engine ray: an existing cluster (auto, HOST:6379, "
+        "ray://HOST:10001); default: start a local Ray for this command.")] = None,
+    num_actors: Annotated[int | None, typer.Option(
+        "--num-actors", min=1, help="--engine ray: model replicas (default: CPUs / "
+        "--threads-per-actor).")] = None,
+    threads_per_actor: Annotated[int | None, typer.Option(
+        "--threads-per-actor", min=1, help="--engine ray: CPU threads per replica (default: "
+        "CPUs / --num-actors, else 1).")] = None,
+    batch_size: Annotated[int | None, typer.Option(
+        "--batch-size", min=1, help="--engine ray: rows per actor call (default: "
+        "--chunk-size).")] = None,
 ) -> None:
     """Print the emotions above the model's thresholds, with scores; or, with --output, write
     every input row plus its scores to a file (streamed, resumable with --resume)."""
@@ -82,6 +99,16 @@ def predict_command(
     if taxonomy not in TAXONOMIES:
         raise typer.BadParameter(f"{taxonomy!r}; expected one of {', '.join(TAXONOMIES)}",
                                  param_hint="--taxonomy")
+    if engine != "local" or any(v is not None for v in (ray_address, num_actors,
+                                                         threads_per_actor, batch_size)):
+        _check_ray_mode(engine, input_, output, items, resume, threads)
+        _check_file_mode(input_, items, explain, all_scores, as_json)
+        _score_with_ray(model_dir, input_, output, text_column=text_column,
+                        address=ray_address, num_actors=num_actors,
+                        threads_per_actor=threads_per_actor, batch_size=batch_size or chunk_size,
+                        threshold=threshold, top_k=top_k, taxonomy=taxonomy, window=window,
+                        stride=stride, progress=progress)
+        return
     if output is not None:
         _check_file_mode(input_, items, explain, all_scores, as_json)
     elif input_ is None and not items:
@@ -148,6 +175,36 @@ def _write_file(predictor: Any, input_: Path, output: Path, **options: Any) -> N
     console.print(f"wrote {result.rows:,} rows to {output}{resumed}; scored "
                   f"{result.rows_scored:,} in {result.seconds:.1f} s "
                   f"({result.rows_per_s:,.0f} rows/s)", highlight=False)
+
+
+def _check_ray_mode(engine: str, input_: Path | None, output: Path | None, items: list[str],
+                    resume: bool, threads: int | None) -> None:
+    """--engine ray scores files into a folder; the options of the other modes do not apply."""
+    if engine not in ("local", "ray"):
+        raise typer.BadParameter(f"{engine!r}; expected local or ray", param_hint="--engine")
+    if engine == "local":
+        raise typer.BadParameter("--ray-address, --num-actors, --threads-per-actor and "
+                                 "--batch-size need --engine ray", param_hint="--engine")
+    if input_ is None or output is None:
+        raise typer.BadParameter("--engine ray reads --input FILE|FOLDER|'GLOB' and writes "
+                                 "Parquet parts into the --output folder; give both",
+                                 param_hint="--engine")
+    if resume:
+        raise typer.BadParameter("--engine ray writes a new folder; rerun into an empty "
+                                 "--output instead of --resume", param_hint="--resume")
+    if threads is not None:
+        raise typer.BadParameter("--threads is for --engine local; use --threads-per-actor",
+                                 param_hint="--threads")
+
+
+def _score_with_ray(model_dir: Path | None, input_: Path, output: Path, **options: Any) -> None:
+    from ..distributed.ray_scoring import score_files
+
+    result = score_files(model_dir, str(input_), output, **options)
+    console.print(f"wrote {result.rows:,} rows in {len(result.files)} Parquet file(s) to "
+                  f"{output} with {result.num_actors} actor(s) x {result.threads_per_actor} "
+                  f"thread(s) on {result.cluster} in {result.seconds:.1f} s, Ray start-up "
+                  f"{result.startup_s:.1f} s ({result.rows_per_s:,.0f} rows/s)", highlight=False)
 
 
 def _chain(*sources: Any) -> Iterator[list[str]]:

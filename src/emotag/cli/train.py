@@ -30,6 +30,8 @@ def train_command(
 
     cfg = load_config(config, set_ or [])
     metrics = train_run(cfg, output, resume=resume)
+    if not metrics:  # a non-zero rank of `accelerate launch`/`torchrun`: rank 0 reports
+        return
     print_headline(metrics)
     console.print(f"report: {output / 'report.md'}  ({output / 'report.html'})")
 

@@ -18,6 +18,7 @@ import torch
 
 from ..backbones import resolve_backbone
 from ..config import TrainConfig
+from ..distributed import ddp
 from ..errors import ConfigError, ModelFormatError
 from ..errors import NotFittedError as EmotagNotFittedError
 from ..io_utils import replace_dir
@@ -95,6 +96,7 @@ class TransformerClassifier(TokenWindows, EmotionClassifier):
         from ..losses import build_loss
         from ..training import (
             EmotagTrainer,
+            StopAfterSteps,
             freeze_lower_layers,
             last_complete_checkpoint,
             macro_f1_at_half,
@@ -134,13 +136,18 @@ class TransformerClassifier(TokenWindows, EmotionClassifier):
             loss_fn=build_loss(cfg, np.asarray(train.labels)), callbacks=callbacks,
             head_learning_rate=cfg.head_learning_rate,
             layerwise_lr_decay=cfg.layerwise_lr_decay)
-        checkpoint = last_complete_checkpoint(ckpt_dir) if resume else None
+        if cfg.stop_after_steps > 0:
+            trainer.add_callback(StopAfterSteps(cfg.stop_after_steps))
+        checkpoint = (last_complete_checkpoint(ckpt_dir, remove_incomplete=ddp.is_main_process())
+                      if resume else None)
         result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
         self.model_ = trainer.model
         self.model_.eval()
         self.log_history_ = list(trainer.state.log_history)
         self.train_runtime_s_ = float(result.metrics.get("train_runtime", 0.0))
         self.resumed_from_ = str(checkpoint) if checkpoint else None
+        # stopped by train.stop_after_steps before the schedule's end: resumable later
+        self.stopped_early_ = trainer.state.global_step < trainer.state.max_steps
         return self
 
     # ------------------------------------------------------------------ inference
@@ -222,6 +229,8 @@ def model_class(hf_model_type: str, pooling: str) -> type | None:
 
 
 def set_threads(num_threads: int | None) -> None:
-    """torch intra-op threads: the given number, else every core this process may use."""
-    n = num_threads or len(os.sched_getaffinity(0))
+    """torch intra-op threads: the given number, else every core this process may use,
+    shared with the other processes of a distributed launch on this machine (two DDP ranks
+    with all cores each would oversubscribe the CPU)."""
+    n = num_threads or max(1, len(os.sched_getaffinity(0)) // ddp.local_world_size())
     torch.set_num_threads(max(1, n))
