@@ -67,3 +67,24 @@ def test_calibrate_run_writes_json_and_plot(tmp_path: Path) -> None:
         PlattCalibrator.load(tmp_path / "calibration.json", ["x", "y", "z"])
     mp, freq, n = reliability_curve(y_test, p_test)
     assert n.sum() == p_test.size and len(mp) == len(freq)
+
+
+def test_predictor_serves_calibrated_scores_with_the_same_decisions(tmp_path: Path) -> None:
+    import shutil
+
+    import emotag
+    from emotag.predictor import DEFAULT_MODEL_DIR
+
+    model_dir = tmp_path / "model"
+    shutil.copytree(DEFAULT_MODEL_DIR, model_dir)
+    texts = ["thank you so much!", "this is awful and I hate it", "ok", "wow, really?"]
+    raw = emotag.load(model_dir)
+    names = raw.labels
+    cal = PlattCalibrator()
+    cal.a_, cal.b_ = np.full(len(names), 0.7), np.linspace(-1.0, 0.5, len(names))
+    cal.save(model_dir / "calibration.json", names)
+    calibrated = emotag.load(model_dir)
+    np.testing.assert_allclose(calibrated.predict_proba(texts),
+                               cal.transform(raw.predict_proba(texts)), atol=1e-6)
+    assert [[x["label"] for x in r] for r in calibrated.predict(texts)] == \
+        [[x["label"] for x in r] for r in raw.predict(texts)]

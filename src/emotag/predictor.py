@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from .calibration import CALIBRATION_FILE, PlattCalibrator
 from .errors import ConfigError, DataError, ModelFormatError
 from .labels import TAXONOMIES, group_matrix
 from .models import EmotionClassifier, load_model
@@ -35,10 +36,15 @@ class Predictor:
     """A loaded model plus its thresholds."""
 
     def __init__(self, model: EmotionClassifier, thresholds: np.ndarray,
-                 path: Path | None = None) -> None:
+                 path: Path | None = None, calibrator: PlattCalibrator | None = None) -> None:
+        """``thresholds`` are on the model's raw scale; with a ``calibrator`` both the scores
+        and the thresholds are mapped to the calibrated scale (the same decisions)."""
         self.model = model
         self.labels: list[str] = list(model.label_names)
-        self.thresholds = np.asarray(thresholds, dtype=np.float64)
+        self.calibrator = calibrator
+        thresholds = np.asarray(thresholds, dtype=np.float64)
+        self.thresholds = (calibrator.transform_thresholds(thresholds) if calibrator is not None
+                           else thresholds)
         self.path = path
 
     @classmethod
@@ -70,7 +76,9 @@ class Predictor:
             thresholds = ThresholdTuner.load(tfile, model.label_names).thresholds_
         else:
             thresholds = np.full(len(model.label_names), 0.5)
-        return cls(model, thresholds, path)
+        cfile = path / CALIBRATION_FILE
+        calibrator = PlattCalibrator.load(cfile, model.label_names) if cfile.is_file() else None
+        return cls(model, thresholds, path, calibrator)
 
     @property
     def window_overlap(self) -> int | None:
@@ -80,8 +88,12 @@ class Predictor:
     def predict_proba(self, texts: str | Sequence[str]) -> np.ndarray:
         """(n, n_labels) scores; a single string gives shape (n_labels,)."""
         single = isinstance(texts, str)
-        probs = self.model.predict_proba(_checked_texts(texts))
+        probs = self._scores(texts)
         return probs[0] if single else probs
+
+    def _scores(self, texts: str | Sequence[str]) -> np.ndarray:
+        probs = self.model.predict_proba(_checked_texts(texts))
+        return self.calibrator.transform(probs) if self.calibrator is not None else probs
 
     def predict(self, texts: str | Sequence[str], threshold: float | None = None,
                 top_k: int | None = None, taxonomy: str = "goemotions",
@@ -93,7 +105,7 @@ class Predictor:
         returns every label. ``taxonomy`` maps scores onto ekman or sentiment groups first.
         """
         single = isinstance(texts, str)
-        probs = self.model.predict_proba(_checked_texts(texts))
+        probs = self._scores(texts)
         names, cut = self.labels, self.thresholds
         if taxonomy != "goemotions":
             probs, names, cut = self.group_scores(probs, taxonomy)
