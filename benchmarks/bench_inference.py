@@ -111,12 +111,15 @@ def mpnet_pipeline(labels: list[str]) -> ScoreFn:
     return pipeline_fn(model, AutoTokenizer.from_pretrained(path), labels)
 
 
-def onnx_fn(file: Path, tokenizer_dir: Path, labels: list[str], threads: int) -> ScoreFn:
+def onnx_fn(file: Path, tokenizer_dir: Path, labels: list[str], threads: int,
+            batch: int = BATCH) -> ScoreFn:
+    """``batch`` > 1: length-sorted padded batches; 1: each text alone, one call per core
+    in parallel (emotag's default for ONNX)."""
     from emotag.models.onnx import OnnxClassifier
 
     clf = OnnxClassifier(file, tokenizer_dir, label_names=labels, max_length=MAX_LENGTH,
                          num_threads=threads)
-    return lambda texts: clf.predict_proba(texts, batch_size=BATCH)
+    return lambda texts: clf.predict_proba(texts, batch_size=batch)
 
 
 def fused_graphs(onnx_dir: Path, torch_dir: Path | None, work: Path) -> dict[str, Path]:
@@ -214,8 +217,11 @@ def main() -> None:
     onnx_dir = optional_dir(a.onnx_dir, DEFAULT_ONNX, "model.onnx")
     if onnx_dir is not None:
         for name, file in (("ONNX fp32", "model.onnx"), ("ONNX int8", "model.int8.onnx")):
-            if (onnx_dir / file).is_file():
-                rows.append(measure(name, onnx_fn(onnx_dir / file, onnx_dir, labels, threads),
+            if not (onnx_dir / file).is_file():
+                continue
+            for batch, how in ((BATCH, f"batches of {BATCH}"), (1, "one text per call")):
+                rows.append(measure(f"{name}, {how}",
+                                    onnx_fn(onnx_dir / file, onnx_dir, labels, threads, batch),
                                     texts, texts[:lat_n], note=file))
         if not a.no_fused:
             with tempfile.TemporaryDirectory() as work:
@@ -225,7 +231,8 @@ def main() -> None:
                     notes.append(f"fused graph not built: {type(e).__name__}: {e}")
                     graphs = {}
                 for name, file in graphs.items():
-                    rows.append(measure(name, onnx_fn(file, onnx_dir, labels, threads), texts,
+                    rows.append(measure(f"{name}, one text per call",
+                                        onnx_fn(file, onnx_dir, labels, threads, 1), texts,
                                         texts[:lat_n], note="onnxruntime.transformers"))
     else:
         notes.append("no --onnx-dir with model.onnx: ONNX fp32/int8/fused rows skipped")

