@@ -168,3 +168,16 @@ def test_empty_strings_and_bad_items(backend_dir: Path) -> None:
     assert pred.predict_proba([]).shape == (0, 28)
     with pytest.raises(DataError, match=r"row 2: .*NoneType"):
         pred.predict_proba(["ok", None])
+
+
+def test_onnx_one_by_one_scores_do_not_depend_on_batch_mates() -> None:
+    """batch_size=1: each text alone and unpadded, so an int8 text's scores are the same
+    whatever else is scored with it."""
+    import emotag
+
+    model = emotag.load().model
+    texts = ["thank you so much!", "this is the worst day of my life, I am so angry",
+             "ok", "wow, I did not expect that at all"]
+    together = model.predict_proba(texts, batch_size=1)
+    alone = np.stack([model.predict_proba([t], batch_size=1)[0] for t in texts])
+    np.testing.assert_array_equal(together, alone)

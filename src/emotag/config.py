@@ -73,6 +73,9 @@ class ModelConfig:
     pooling: str = _help("mean (masked mean of token states, what sentence-transformers "
                          "encoders were trained for) or cls (the stock [CLS] pooler).", "mean")
     dropout: float | None = _help("Override the backbone's hidden dropout.", None)
+    num_hidden_layers: int | None = _help(
+        "Keep only the backbone's N lowest layers (a shallower, faster student; the rest of "
+        "the pretrained weights are not loaded). Default: all.", None)
     # TF-IDF baseline
     word_ngram_max: int = _help("tfidf: word n-grams 1..N.", 2)
     char_ngram_range: list[int] = _help("tfidf: char_wb n-gram range [min, max].", [2, 5])

@@ -27,4 +27,5 @@ def build_model(config: EmotagConfig, label_names: Sequence[str]) -> EmotionClas
 
     return TransformerClassifier(label_names=list(label_names), backbone=m.backbone,
                                  max_length=m.max_length, dropout=m.dropout, pooling=m.pooling,
+                                 num_hidden_layers=m.num_hidden_layers,
                                  train_config=config.train)

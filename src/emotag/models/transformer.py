@@ -57,12 +57,14 @@ class TransformerClassifier(TokenWindows, EmotionClassifier):
 
     def __init__(self, label_names: Sequence[str] | None = None, backbone: str = "minilm",
                  max_length: int = 128, dropout: float | None = None, pooling: str = "mean",
+                 num_hidden_layers: int | None = None,
                  train_config: TrainConfig | None = None) -> None:
         self.label_names = list(label_names) if label_names else []
         self.backbone = backbone
         self.pooling = pooling
         self.max_length = max_length
         self.dropout = dropout
+        self.num_hidden_layers = num_hidden_layers
         self.train_config = train_config or TrainConfig()
 
     # ------------------------------------------------------------------ building
@@ -73,6 +75,8 @@ class TransformerClassifier(TokenWindows, EmotionClassifier):
         kwargs: dict[str, Any] = {}
         if self.dropout is not None:
             kwargs["hidden_dropout_prob"] = self.dropout
+        if self.num_hidden_layers is not None:  # the lowest N pretrained layers are loaded
+            kwargs["num_hidden_layers"] = int(self.num_hidden_layers)
         config = AutoConfig.from_pretrained(
             path, num_labels=len(self.label_names), problem_type="multi_label_classification",
             id2label=dict(enumerate(self.label_names)),
