@@ -318,7 +318,8 @@ def _bodies(n: int) -> list[dict[str, Any]]:
 def test_micro_batched_results_equal_unbatched() -> None:
     """Exactly equal for a model whose scores do not depend on the batch (see below)."""
     bodies = _bodies(12)
-    batched = create_app(fake_predictor(delay=0.01), ServeSettings(max_wait_ms=50))
+    batched = create_app(fake_predictor(delay=0.01), ServeSettings(micro_batch=True,
+                                                                   max_wait_ms=50))
     alone = create_app(fake_predictor(delay=0.01), ServeSettings(micro_batch=False))
     try:
         got = asyncio.run(_concurrent(batched, bodies))
@@ -338,7 +339,7 @@ def test_micro_batches_give_each_request_its_own_rows(predictor: Predictor) -> N
     what must hold is that each request gets exactly its own rows of the merged call."""
     recorder = RecordingModel(predictor.model)
     app = create_app(Predictor(recorder, predictor.thresholds, predictor.path),
-                     ServeSettings(max_wait_ms=50))
+                     ServeSettings(micro_batch=True, max_wait_ms=50))
     bodies = _bodies(8)
     try:
         answers = asyncio.run(_concurrent(app, bodies))

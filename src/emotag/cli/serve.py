@@ -23,7 +23,8 @@ def serve_command(
                               ] = 1_000_000,
     micro_batch: Annotated[bool, typer.Option(
         "--micro-batch/--no-micro-batch",
-        help="Score concurrent requests together in one model call.")] = True,
+        help="Score concurrent requests together in one model call (off: it did not help "
+        "single-text requests on 2 cores; see docs/results.md).")] = False,
     max_batch_texts: Annotated[int, typer.Option(min=1, help="Texts per micro-batch.")] = 64,
     max_wait_ms: Annotated[float, typer.Option(
         min=0.0, max=1000.0, help="How long a lone request waits for others to batch with.")
