@@ -77,6 +77,7 @@ def test_predictor_serves_calibrated_scores_with_the_same_decisions(tmp_path: Pa
 
     model_dir = tmp_path / "model"
     shutil.copytree(DEFAULT_MODEL_DIR, model_dir)
+    (model_dir / "calibration.json").unlink(missing_ok=True)  # the shipped one: start raw
     texts = ["thank you so much!", "this is awful and I hate it", "ok", "wow, really?"]
     raw = emotag.load(model_dir)
     names = raw.labels
