@@ -35,18 +35,11 @@ def score_columns(predictor: Any, texts: Sequence[str], *, threshold: float | No
     """
     probs = predictor.predict_proba(list(texts)) if len(texts) else np.zeros(
         (0, len(predictor.labels)))
-    names, cut = list(predictor.labels), np.asarray(predictor.thresholds, dtype=np.float64)
-    if taxonomy != "goemotions":
-        probs, names, cut = predictor.group_scores(probs, taxonomy)
-    if threshold is not None:
-        cut = np.full(len(names), float(threshold))
+    from .predictor import ranked_columns
+
+    probs, names, cut = predictor.decision_view(probs, taxonomy, threshold)
     probs = np.asarray(probs, dtype=np.float32)
-    preds: list[str] = []
-    for row in probs:
-        order = [j for j in np.argsort(-row, kind="stable") if row[j] >= cut[j]]
-        if top_k is not None:
-            order = order[:top_k]
-        preds.append(",".join(names[j] for j in order))
+    preds = [",".join(names[j] for j in keep) for keep in ranked_columns(probs, cut, top_k)]
     cols: dict[str, Any] = {PRED_COLUMN: preds}
     for j, n in enumerate(names):
         cols[f"{SCORE_PREFIX}{n}"] = probs[:, j].copy()

@@ -32,6 +32,17 @@ from .thresholds import ThresholdTuner
 DEFAULT_MODEL_DIR = REPO_ROOT / "models" / "default"
 
 
+def ranked_columns(scores: np.ndarray, cuts: np.ndarray, top_k: int | None = None,
+                   keep_all: bool = False) -> list[list[int]]:
+    """Per row, the columns with score >= cut (every column with ``keep_all``), highest
+    first (stable: ties keep label order), at most ``top_k``."""
+    out = []
+    for row in scores:
+        keep = [int(j) for j in np.argsort(-row, kind="stable") if keep_all or row[j] >= cuts[j]]
+        out.append(keep[:top_k] if top_k is not None else keep)
+    return out
+
+
 class Predictor:
     """A loaded model plus its thresholds."""
 
@@ -105,20 +116,24 @@ class Predictor:
         returns every label. ``taxonomy`` maps scores onto ekman or sentiment groups first.
         """
         single = isinstance(texts, str)
-        probs = self._scores(texts)
-        names, cut = self.labels, self.thresholds
+        probs, names, cut = self.decision_view(self._scores(texts), taxonomy, threshold)
+        out = [[{"label": names[j], "score": float(row[j])} for j in keep]
+               for row, keep in zip(probs, ranked_columns(probs, cut, top_k, all_scores),
+                                    strict=True)]
+        return out[0] if single else out
+
+    def decision_view(self, probs: np.ndarray, taxonomy: str = "goemotions",
+                      threshold: float | None = None
+                      ) -> tuple[np.ndarray, list[str], np.ndarray]:
+        """Scores, column names and per-column cuts a decision is made on: the taxonomy's
+        columns, with one ``threshold`` for all instead of the saved ones when given. The one
+        decision rule of ``predict``, the service and batch scoring."""
+        names, cut = list(self.labels), self.thresholds
         if taxonomy != "goemotions":
             probs, names, cut = self.group_scores(probs, taxonomy)
         if threshold is not None:
             cut = np.full(len(names), float(threshold))
-        out = []
-        for row in probs:
-            order = np.argsort(-row, kind="stable")
-            keep = [j for j in order if all_scores or row[j] >= cut[j]]
-            if top_k is not None:
-                keep = keep[:top_k]
-            out.append([{"label": names[j], "score": float(row[j])} for j in keep])
-        return out[0] if single else out
+        return probs, list(names), cut
 
     def group_scores(self, probs: np.ndarray, taxonomy: str
                      ) -> tuple[np.ndarray, list[str], np.ndarray]:

@@ -13,38 +13,15 @@ from typing import Any
 import numpy as np
 
 from ..explain import label_explanation, occlusion, split_words, taxonomy_scorer
-from ..predictor import Predictor
-
-
-def taxonomy_view(predictor: Predictor, probs: np.ndarray, taxonomy: str
-                  ) -> tuple[np.ndarray, list[str], np.ndarray]:
-    """Scores, column names and per-column thresholds in ``taxonomy``'s columns."""
-    if taxonomy == "goemotions":
-        return probs, list(predictor.labels), predictor.thresholds
-    return predictor.group_scores(probs, taxonomy)
-
-
-def decide(scores: np.ndarray, cuts: np.ndarray, top_k: int | None = None) -> list[list[int]]:
-    """Per row, the predicted columns: score >= cut, highest first, at most ``top_k``.
-
-    Mirrors :meth:`Predictor.predict` (stable sort, so ties keep label order).
-    """
-    out = []
-    for row in scores:
-        order = np.argsort(-row, kind="stable")
-        keep = [int(j) for j in order if row[j] >= cuts[j]]
-        out.append(keep[:top_k] if top_k is not None else keep)
-    return out
+from ..predictor import Predictor, ranked_columns
 
 
 def tag(predictor: Predictor, probs: np.ndarray, *, taxonomy: str = "goemotions",
         threshold: float | None = None, top_k: int | None = None, all_scores: bool = False
         ) -> tuple[list[dict[str, Any]], list[list[int]], np.ndarray]:
     """API results without explanations, the predicted columns, and the taxonomy scores."""
-    scores, names, cuts = taxonomy_view(predictor, probs, taxonomy)
-    if threshold is not None:
-        cuts = np.full(len(names), float(threshold))
-    chosen = decide(scores, cuts, top_k)
+    scores, names, cuts = predictor.decision_view(probs, taxonomy, threshold)
+    chosen = ranked_columns(scores, cuts, top_k)
     results = []
     for row, keep in zip(scores, chosen, strict=True):
         results.append({
@@ -61,7 +38,7 @@ def explanations(predictor: Predictor, texts: Sequence[str], scores: np.ndarray,
                  chosen: Sequence[Sequence[int]], *, taxonomy: str, max_words: int
                  ) -> list[dict[str, list[dict[str, Any]]]]:
     """Per text, the words behind each predicted label (runs the model: call it off-loop)."""
-    names = taxonomy_view(predictor, np.zeros((0, len(predictor.labels))), taxonomy)[1]
+    names = predictor.decision_view(np.zeros((0, len(predictor.labels))), taxonomy)[1]
     wanted = [i for i, keep in enumerate(chosen) if keep]  # texts with no label cost nothing
     per_text = occlusion(taxonomy_scorer(predictor, taxonomy), [texts[i] for i in wanted],
                          full_scores=scores[wanted], max_words=max_words)
