@@ -6,8 +6,10 @@ the queueing that throughput alone hides. Two request shapes are measured: one t
 (an interactive caller) and ``--batch-size`` texts per request (a bulk caller). Texts are
 sampled from the GoEmotions test split so their lengths are realistic.
 
-The server is started here as a subprocess on a free 127.0.0.1 port (the model folder, and
-``--no-micro-batch`` passed through), or an already running one is targeted with ``--url``.
+The server is started here as a subprocess on a free 127.0.0.1 port (the model folder,
+``--workers`` and ``--no-micro-batch`` passed through), or a running one is targeted with
+``--url``. The clients use aiohttp: its per-request CPU cost is a fraction of httpx's, which
+matters when client and server share 2 cores.
 ``--compare-micro-batch`` runs the same load against a server with and without micro-batching
 and prints the ratio: micro-batching should win when many clients send single texts.
 
@@ -15,6 +17,7 @@ The load generator shares the machine with a local server, so on few cores the a
 are a lower bound; the comparison between settings on one machine is what to read.
 
     python benchmarks/bench_service_load.py --duration 10
+    python benchmarks/bench_service_load.py --duration 60 --workers 2
     python benchmarks/bench_service_load.py models/default --clients 1,16,64 --batch-size 16
     python benchmarks/bench_service_load.py --compare-micro-batch --modes single --duration 10
     python benchmarks/bench_service_load.py --url http://127.0.0.1:8000 --duration 5
@@ -27,23 +30,22 @@ import asyncio
 import json
 import os
 import random
-import socket
-import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
-import httpx
+import aiohttp
 import numpy as np
 
 from emotag.data import load_goemotions
 from emotag.paths import REPO_ROOT
+from emotag.serve.local import local_server, wait_healthy
 
 DEFAULT_MODEL = REPO_ROOT / "models" / "default"
+JSON_HEADERS = {"content-type": "application/json"}
 
 
 @dataclass
@@ -64,88 +66,55 @@ class Result:
     first_error: str | None = None
 
 
-# --------------------------------------------------------------------------- server process
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_healthy(url: str, proc: subprocess.Popen[bytes] | None, log: Path | None,
-                  timeout: float) -> None:
-    """Poll ``/healthz`` until it answers 200; fail early if the server process died."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if proc is not None and proc.poll() is not None:
-            tail = log.read_text(errors="replace")[-3000:] if log else ""
-            raise SystemExit(f"emotag serve exited with {proc.returncode}:\n{tail}")
-        try:
-            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            raise SystemExit(f"{url}/healthz not ready after {timeout:.0f} s")
-        time.sleep(0.3)
-
-
-@contextmanager
-def serve(model_dir: Path, micro_batch: bool, extra: Sequence[str]) -> Iterator[str]:
-    """Run ``emotag serve`` on a free local port for the duration of the block; yield its URL."""
-    port = _free_port()
-    cmd = [sys.executable, "-m", "emotag.cli.app", "serve", str(model_dir),
-           "--host", "127.0.0.1", "--port", str(port), *extra]
-    if not micro_batch:
-        cmd.append("--no-micro-batch")
-    with tempfile.TemporaryDirectory() as tmp:
-        log = Path(tmp) / "serve.log"
-        with open(log, "wb") as out:
-            proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            _wait_healthy(url, proc, log, timeout=180)
-            yield url
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+# --------------------------------------------------------------------------- server
+def serve(model_dir: Path, micro_batch: bool, extra: Sequence[str]) -> Any:
+    """``emotag serve`` on a free local port while the block runs (yields its URL)."""
+    flag = "--micro-batch" if micro_batch else "--no-micro-batch"
+    return local_server(model_dir, [*extra, flag])
 
 
 # --------------------------------------------------------------------------- load
-async def _client(http: httpx.AsyncClient, url: str, texts: list[str], per_request: int,
+async def _client(http: aiohttp.ClientSession, url: str, texts: list[str], per_request: int,
                   deadline: float, rng: random.Random, latencies: list[float],
                   errors: list[str]) -> None:
     """One closed-loop caller: request after request until the deadline."""
     while time.perf_counter() < deadline:
-        body = {"texts": rng.sample(texts, per_request)}
+        body = json.dumps({"texts": rng.sample(texts, per_request)}).encode()
         t0 = time.perf_counter()
         try:
-            r = await http.post(url, json=body)
-        except httpx.HTTPError as e:  # timeouts, refused connections: errors, not crashes
+            async with http.post(url, data=body, headers=JSON_HEADERS) as r:
+                payload = await r.read()
+                status = r.status
+        except (TimeoutError, aiohttp.ClientError) as e:  # errors, not crashes
             errors.append(f"{type(e).__name__}: {e}")
             await asyncio.sleep(0.05)  # a dead server must not turn this into a busy loop
             continue
         dt = time.perf_counter() - t0
-        if 200 <= r.status_code < 300:
+        if 200 <= status < 300:
             latencies.append(dt)
         else:
-            errors.append(f"HTTP {r.status_code}: {r.text[:200]}")
+            errors.append(f"HTTP {status}: {payload[:200]!r}")
 
 
 async def _run_load(url: str, texts: list[str], clients: int, per_request: int,
                     duration: float, seed: int, timeout: float) -> tuple[float, list[float],
                                                                          list[str]]:
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    # aiohttp, not httpx: httpx's connection pool costs grow with the number of open
+    # connections, and on 2 shared cores the load generator's own CPU time shows up in the
+    # server's latencies (httpx: 115 texts/s at 64 clients, see docs/results.md).
+    connector = aiohttp.TCPConnector(limit=clients, limit_per_host=clients)
     latencies: list[float] = []
     errors: list[str] = []
-    async with httpx.AsyncClient(limits=limits, timeout=timeout) as http:
+    async with aiohttp.ClientSession(connector=connector,
+                                     timeout=aiohttp.ClientTimeout(total=timeout)) as http:
         endpoint = f"{url}/v1/predict"
-        # warm-up, not counted: connections opened, first-call costs paid
-        await asyncio.gather(*(http.post(endpoint, json={"texts": texts[:per_request]})
-                               for _ in range(min(clients, 4))), return_exceptions=True)
+        warm = json.dumps({"texts": texts[:per_request]}).encode()
+
+        async def warm_up() -> None:  # connections opened, first-call costs paid; not counted
+            async with http.post(endpoint, data=warm, headers=JSON_HEADERS) as r:
+                await r.read()
+
+        await asyncio.gather(*(warm_up() for _ in range(clients)), return_exceptions=True)
         t0 = time.perf_counter()
         deadline = t0 + duration
         await asyncio.gather(*(
@@ -227,6 +196,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                     help="start the server with --no-micro-batch")
     ap.add_argument("--compare-micro-batch", action="store_true",
                     help="run everything against a server with and without micro-batching")
+    ap.add_argument("--workers", type=int, default=1,
+                    help="server processes (emotag serve --workers; default 1)")
     ap.add_argument("--serve-arg", action="append", default=[], metavar="ARG",
                     help="extra argument for `emotag serve`, repeatable, written with '=': "
                          "--serve-arg=--max-wait-ms=5 --serve-arg=--log-level=warning")
@@ -237,8 +208,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     a.modes = [m.strip() for m in a.modes.split(",") if m.strip()]
     if not a.modes or set(a.modes) - {"single", "batch"}:
         ap.error("--modes takes single and/or batch")
-    if a.batch_size < 1 or a.duration <= 0:
-        ap.error("--batch-size and --duration must be positive")
+    if a.batch_size < 1 or a.duration <= 0 or a.workers < 1:
+        ap.error("--batch-size, --duration and --workers must be positive")
+    a.serve_arg = [f"--workers={a.workers}", *a.serve_arg]
     if a.url and a.compare_micro_batch:
         ap.error("--compare-micro-batch starts its own servers; it cannot use --url")
     if a.url and a.no_micro_batch:
@@ -266,7 +238,7 @@ def main(argv: Sequence[str] | None = None) -> None:
           f"cpu cores: {os.cpu_count()}", file=sys.stderr)
     results: list[Result] = []
     if a.url:
-        _wait_healthy(a.url.rstrip("/"), None, None, timeout=30)
+        wait_healthy(a.url.rstrip("/"), timeout=30)
         results = run_all(a.url.rstrip("/"), a.url, a, texts)
         print_table(f"server {a.url}", results)
     elif a.compare_micro_batch:

@@ -8,6 +8,7 @@ scheduling use a fake model whose scores are known.
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -447,3 +448,97 @@ def test_fuzzed_requests_never_get_5xx(fuzz_client: TestClient, requests: Any) -
         assert report.statuses[200] > 0  # the shaped bodies really reach the model
     print(report.summary())
 
+
+
+def test_serve_command_with_workers_hands_uvicorn_a_factory(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Workers are separate processes: they get the model folder and settings as a spec."""
+    import uvicorn
+
+    from emotag.cli.app import app as cli
+    from emotag.serve.factory import SPEC_ENV, ServeSpec
+    from emotag.serve.metrics import MULTIPROC_ENV
+
+    monkeypatch.delenv(MULTIPROC_ENV, raising=False)
+    seen: dict[str, Any] = {}
+
+    def fake_run(target: Any, **kw: Any) -> None:
+        seen.update(target=target, spec=os.environ[SPEC_ENV],
+                    metrics_dir=os.environ.get(MULTIPROC_ENV), **kw)
+        assert Path(seen["metrics_dir"]).is_dir()
+
+    monkeypatch.setattr(uvicorn, "run", fake_run)
+    monkeypatch.setattr("emotag.models.onnx.default_threads", lambda: 4)
+    result = CliRunner().invoke(cli, ["serve", str(DEFAULT_MODEL_DIR), "--workers", "2",
+                                      "--max-texts", "3"])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    assert seen["target"] == "emotag.serve.factory:app_from_env"
+    assert seen["factory"] is True and seen["workers"] == 2
+    spec = ServeSpec.from_json(seen["spec"])
+    assert spec.threads == 2 and spec.settings.max_texts == 3
+    assert Path(spec.model_dir or "") == DEFAULT_MODEL_DIR
+    assert not Path(seen["metrics_dir"]).exists()  # removed when the server stops
+    assert MULTIPROC_ENV not in os.environ
+
+
+def test_app_from_env_builds_the_app_of_the_spec(monkeypatch: pytest.MonkeyPatch) -> None:
+    from emotag.errors import ConfigError
+    from emotag.serve.factory import SPEC_ENV, ServeSpec, app_from_env
+
+    spec = ServeSpec(str(DEFAULT_MODEL_DIR), threads=1, settings=ServeSettings(max_texts=2))
+    assert ServeSpec.from_json(spec.to_json()) == spec
+    monkeypatch.setenv(SPEC_ENV, spec.to_json())
+    with TestClient(app_from_env()) as c:
+        assert c.post("/v1/predict", json={"texts": ["a", "b", "c"]}).status_code == 422
+        assert c.post("/v1/predict", json={"texts": ["thanks!"]}).status_code == 200
+    monkeypatch.setenv(SPEC_ENV, '{"settings": {"max_texts": 0}}')
+    with pytest.raises(ConfigError, match="max_texts=0"):
+        app_from_env()
+    monkeypatch.setenv(SPEC_ENV, "not json")
+    with pytest.raises(ConfigError, match="EMOTAG_SERVE_SPEC is not a valid serve spec"):
+        app_from_env()
+    monkeypatch.delenv(SPEC_ENV)
+    with pytest.raises(ConfigError, match="--workers"):
+        app_from_env()
+
+
+def test_service_models_do_not_spin_between_requests() -> None:
+    """ONNX Runtime's spinning threads would take the cores the event loop needs."""
+    from emotag.serve.factory import ServeSpec, build_app
+
+    app = build_app(ServeSpec(str(DEFAULT_MODEL_DIR), threads=2))
+    session = app.state.predictor.model.session_
+    entry = session.get_session_options().get_session_config_entry
+    assert entry("session.intra_op.allow_spinning") == "0"
+    library = Predictor.load(DEFAULT_MODEL_DIR, num_threads=2)
+    options = library.model.session_.get_session_options()
+    with pytest.raises(RuntimeError, match="does not have configuration"):  # ORT's default
+        options.get_session_config_entry("session.intra_op.allow_spinning")
+    np.testing.assert_allclose(app.state.predictor.predict_proba(TEXTS),
+                               library.predict_proba(TEXTS), atol=1e-6)
+    app.state.batcher.close()
+
+
+@pytest.mark.slow
+def test_two_workers_answer_and_metrics_sum_over_both() -> None:
+    """A real `emotag serve --workers 2`: every request answered, /metrics counts them all."""
+    import json
+    import urllib.request
+
+    from emotag.serve.local import local_server
+
+    n = 24
+    with local_server(DEFAULT_MODEL_DIR, ["--workers", "2", "--log-level", "warning"],
+                      timeout=240) as url:  # two model loads on 2 busy CI cores
+        for i in range(n):
+            req = urllib.request.Request(
+                f"{url}/v1/predict", data=json.dumps({"texts": [TEXTS[i % 6]]}).encode(),
+                headers={"content-type": "application/json"})
+            with urllib.request.urlopen(req, timeout=30) as r:
+                assert r.status == 200 and len(json.loads(r.read())["results"]) == 1
+        with urllib.request.urlopen(f"{url}/metrics", timeout=30) as r:
+            text = r.read().decode()
+    counted = sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                  if line.startswith("emotag_http_requests_total{")
+                  and 'endpoint="/v1/predict"' in line)
+    assert counted == n, text[:2000]

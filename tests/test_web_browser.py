@@ -11,17 +11,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 
 import pytest
 
 from emotag.labels import GOEMOTIONS_LABELS, taxonomy_groups
 from emotag.paths import REPO_ROOT
+from emotag.serve.local import ServerStartError, local_server
 
 pytestmark = pytest.mark.slow
 
@@ -37,12 +33,6 @@ def _find(*candidates: str) -> str | None:
         if found:
             return found
     return None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -75,38 +65,14 @@ def browser() -> Iterator[object]:
 
 
 @pytest.fixture(scope="module")
-def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def server_url() -> Iterator[str]:
     """`emotag serve models/default` on a free 127.0.0.1 port, in a subprocess."""
-    port = _free_port()
-    log = tmp_path_factory.mktemp("serve") / "serve.log"
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
-    cmd = [sys.executable, "-c", "from emotag.cli.app import main; main()", "serve",
-           str(MODEL_DIR), "--host", "127.0.0.1", "--port", str(port)]
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
-    url = f"http://127.0.0.1:{port}"
+    env = {"OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"emotag serve exited with {proc.returncode}:\n{log.read_text()}")
-            try:
-                with urllib.request.urlopen(f"{url}/healthz", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"emotag serve not healthy after 120 s:\n{log.read_text()}")
-            time.sleep(0.3)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        with local_server(MODEL_DIR, env=env, timeout=120) as url:
+            yield url
+    except ServerStartError as e:
+        pytest.fail(str(e))
 
 
 def _by(css: str) -> tuple[str, str]:

@@ -60,7 +60,8 @@ class Predictor:
 
     @classmethod
     def load(cls, path: str | Path | None = None, *, num_threads: int | None = None,
-             window: bool = False, stride: int | None = None) -> Predictor:
+             window: bool = False, stride: int | None = None,
+             spin_wait: bool | None = None) -> Predictor:
         """Load a model folder (default: the shipped model in ``models/default``).
 
         ``num_threads``: CPU threads for inference (default: every core this process may
@@ -68,7 +69,9 @@ class Predictor:
         overlapping windows, max-pooled per label; ``stride`` is the number of tokens
         consecutive windows share (the Hugging Face tokenizer meaning; giving it turns
         windows on; default with ``window=True``: a quarter of ``max_length``). TF-IDF
-        models read whole texts, so windows change nothing for them.
+        models read whole texts, so windows change nothing for them. ``spin_wait=False``
+        stops ONNX Runtime's idle threads from spinning between calls (what a service wants;
+        ignored by other backends).
         """
         if num_threads is not None and int(num_threads) < 1:
             raise ConfigError(f"num_threads={num_threads}; expected 1 or more")
@@ -78,7 +81,7 @@ class Predictor:
                 raise ModelFormatError(f"no default model at {path}; pass a model folder "
                                        "made by `emotag train`")
         path = Path(path)
-        model = load_model(path, num_threads=num_threads)
+        model = load_model(path, num_threads=num_threads, spin_wait=spin_wait)
         if (window or stride is not None) and isinstance(model, TokenWindows):
             model.use_windows(default_window_overlap(model.max_length) if stride is None
                               else stride)

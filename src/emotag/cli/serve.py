@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -32,26 +33,47 @@ def serve_command(
     explain_max_words: Annotated[int, typer.Option(
         min=1, help="Words explained per text when a request sets explain.")] = 64,
     threads: Annotated[int | None, typer.Option(
-        min=1, help="CPU threads for the model (default: every core).")] = None,
+        min=1, help="CPU threads for each worker's model (default: the cores divided among "
+        "the workers).")] = None,
+    workers: Annotated[int, typer.Option(
+        min=1, help="Server processes, each with its own copy of the model.")] = 1,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
 ) -> None:
     """Serve POST /v1/predict, GET /v1/labels, /healthz, /metrics and the web page at /."""
     try:
         import uvicorn
 
-        from ..serve import ServeSettings, create_app
+        from ..serve import ServeSettings
+        from ..serve.factory import SPEC_ENV, ServeSpec, build_app
+        from ..serve.metrics import multiprocess_metrics_dir
     except ImportError as e:
         raise MissingDependencyError(f"emotag serve needs fastapi and uvicorn ({e}); "
-                                     "pip install fastapi uvicorn prometheus-client") from e
-    from ..predictor import Predictor
+                                     "pip install fastapi 'uvicorn[standard]' prometheus-client"
+                                     ) from e
+    from ..models.onnx import default_threads
 
     settings = ServeSettings(max_texts=max_texts, max_chars=max_chars,
                              max_body_bytes=max_body_bytes, micro_batch=micro_batch,
                              max_batch_texts=max_batch_texts, max_wait_ms=max_wait_ms,
                              explain_max_words=explain_max_words)
-    predictor = Predictor.load(model_dir, num_threads=threads)
-    app = create_app(predictor, settings)
-    console.print(f"emotag serve: {len(predictor.labels)} labels from "
-                  f"{predictor.path}, micro-batching {'on' if micro_batch else 'off'}; "
-                  f"open http://{host}:{port}/", highlight=False)
-    uvicorn.run(app, host=host, port=port, log_level=log_level)
+    if threads is None and workers > 1:
+        threads = max(1, default_threads() // workers)
+    spec = ServeSpec(model_dir=str(model_dir) if model_dir else None, threads=threads,
+                     settings=settings)
+    where = f"open http://{host}:{port}/"
+    if workers == 1:
+        app = build_app(spec)
+        predictor = app.state.predictor
+        console.print(f"emotag serve: {len(predictor.labels)} labels from {predictor.path}, "
+                      f"micro-batching {'on' if micro_batch else 'off'}; {where}",
+                      highlight=False)
+        uvicorn.run(app, host=host, port=port, log_level=log_level)
+        return
+    with multiprocess_metrics_dir():
+        os.environ[SPEC_ENV] = spec.to_json()
+        console.print(f"emotag serve: {workers} workers, {threads} thread(s) each, "
+                      f"micro-batching {'on' if micro_batch else 'off'}; {where}",
+                      highlight=False)
+        uvicorn.run("emotag.serve.factory:app_from_env", factory=True, workers=workers,
+                    host=host, port=port, log_level=log_level)
+

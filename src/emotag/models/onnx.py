@@ -75,6 +75,9 @@ class OnnxClassifier(TokenWindows, EmotionClassifier):
     tokenizer_dir : folder with the tokenizer files (default: the file's folder).
     label_names, max_length : default to the file's emotag metadata.
     num_threads : ONNX Runtime intra-op threads (default: every core this process may use).
+    spin_wait : let idle intra-op threads spin for the next piece of work (ONNX Runtime's
+        default; fastest for back-to-back batches). A service turns it off: spinning threads
+        take the cores its event loop needs between requests (docs/results.md, load test).
     window_overlap : None cuts texts at ``max_length`` tokens; an int scores overlapping
         windows instead (see :class:`~emotag.models.base.TokenWindows`).
     """
@@ -83,13 +86,15 @@ class OnnxClassifier(TokenWindows, EmotionClassifier):
 
     def __init__(self, onnx_file: str | Path, tokenizer_dir: str | Path | None = None,
                  label_names: Sequence[str] | None = None, max_length: int | None = None,
-                 num_threads: int | None = None, window_overlap: int | None = None) -> None:
+                 num_threads: int | None = None, window_overlap: int | None = None,
+                 spin_wait: bool = True) -> None:
         self.onnx_file = Path(onnx_file)
         self.tokenizer_dir = Path(tokenizer_dir) if tokenizer_dir else self.onnx_file.parent
         if not self.onnx_file.is_file():
             raise ModelFormatError(f"{self.onnx_file}: ONNX file not found; create it with "
                                    "`emotag export RUN_DIR --onnx`")
         self.num_threads = num_threads
+        self.spin_wait = spin_wait
         self._open_session()
         meta = session_metadata(self.session_)
         self.label_names = list(label_names or meta.get(META_LABELS) or [])
@@ -111,6 +116,8 @@ class OnnxClassifier(TokenWindows, EmotionClassifier):
         opts.inter_op_num_threads = 1
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if not self.spin_wait:
+            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self.session_ = ort.InferenceSession(str(self.onnx_file), opts,
                                                  providers=["CPUExecutionProvider"])
@@ -208,4 +215,5 @@ class OnnxClassifier(TokenWindows, EmotionClassifier):
                                    "without an 'onnx.file' entry; package the export again")
         return cls(folder / info["file"], tokenizer_dir=folder,
                    label_names=manifest["label_names"], max_length=info.get("max_length"),
-                   num_threads=options.get("num_threads"))
+                   num_threads=options.get("num_threads"),
+                   spin_wait=options.get("spin_wait", True))

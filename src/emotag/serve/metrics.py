@@ -2,18 +2,27 @@
 
 Each app gets its own ``CollectorRegistry`` (not the process-global one), so several apps in
 one process (tests, benchmarks comparing settings) never share or double-register counters.
-Endpoints are labelled by a fixed set of route names, never by the raw path, so a client
-that requests random URLs cannot blow up the number of time series.
+With several worker processes (``emotag serve --workers N``) each worker's counters go to
+files in ``$PROMETHEUS_MULTIPROC_DIR`` (prometheus_client's multiprocess mode) and /metrics,
+whichever worker answers it, sums them all. Endpoints are labelled by a fixed set of route
+names, never by the raw path, so a client that requests random URLs cannot blow up the
+number of time series.
 """
 
 from __future__ import annotations
 
+import os
+import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
 from prometheus_client.exposition import generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096)
@@ -65,7 +74,29 @@ class ServiceMetrics:
         self.texts.inc(n_texts)
 
     def render(self) -> bytes:
+        if os.environ.get(MULTIPROC_ENV):  # every worker's files, not just this process's
+            registry = CollectorRegistry()
+            MultiProcessCollector(registry)
+            return generate_latest(registry)
         return generate_latest(self.registry)
+
+
+@contextmanager
+def multiprocess_metrics_dir() -> Iterator[str]:
+    """A fresh ``$PROMETHEUS_MULTIPROC_DIR`` while the block runs (workers inherit it).
+
+    Set before the worker processes start: prometheus_client picks its storage when it is
+    first imported. An operator's own setting is kept (and its files are theirs to clean).
+    """
+    if os.environ.get(MULTIPROC_ENV):
+        yield os.environ[MULTIPROC_ENV]
+        return
+    with tempfile.TemporaryDirectory(prefix="emotag-metrics-") as folder:
+        os.environ[MULTIPROC_ENV] = folder
+        try:
+            yield folder
+        finally:
+            os.environ.pop(MULTIPROC_ENV, None)
 
 
 class MetricsMiddleware:
