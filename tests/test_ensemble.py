@@ -61,6 +61,19 @@ def test_ensemble_run_end_to_end(tmp_path: Path, tiny_data: Path,
     for name in ("thresholds.json", "report.md", "run_log.json", "predictions/test_probs.npy"):
         assert (tmp_path / "ens" / name).is_file()
 
+    # --group-weight: thresholds re-tuned on dev for the Ekman/sentiment groups as well
+    from emotag.labels import taxonomy_columns
+    from emotag.thresholds import ThresholdTuner
+
+    grouped = ensemble_run([a, b], tmp_path / "ens-g", step=0.5, group_weight=1.0)
+    assert grouped["model"]["threshold_group_weight"] == 1.0
+    names = saved["label_names"]
+    dev_probs = np.load(tmp_path / "ens-g" / "predictions" / "dev_probs.npy")
+    expected = ThresholdTuner(group_weight=1.0, groups=taxonomy_columns(names)).fit(
+        dev_probs, splits["dev"].labels)
+    got = json.loads((tmp_path / "ens-g" / "thresholds.json").read_text())
+    np.testing.assert_allclose([got[n] for n in names], expected.thresholds_, atol=1e-6)
+
 
 def test_ensemble_rejects_mismatched_runs(tmp_path: Path, tiny_data: Path,
                                           monkeypatch: pytest.MonkeyPatch) -> None:

@@ -162,11 +162,16 @@ class ThresholdConfig:
                           "per_label_shrunk")
     prior_strength: float = _help("per_label_shrunk: pseudo-count pulling a label's threshold "
                                   "towards the global one (rare labels move most).", 20.0)
+    group_weight: float = _help("GoEmotions labels: then re-tune each threshold for macro-F1 + "
+                                "this x (Ekman + sentiment macro-F1), a group predicted when any "
+                                "member is. 0: off.", 0.0)
 
     def __post_init__(self) -> None:
         if self.strategy not in THRESHOLD_STRATEGIES:
             raise ConfigError(f"thresholds.strategy={self.strategy!r}; expected one of "
                               f"{', '.join(THRESHOLD_STRATEGIES)}")
+        if not self.group_weight >= 0:
+            raise ConfigError(f"thresholds.group_weight={self.group_weight}; expected 0 or more")
 
 
 @dataclass

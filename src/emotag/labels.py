@@ -76,6 +76,20 @@ def taxonomy_groups(taxonomy: str, data_dir: Path | None = None) -> dict[str, li
     return groups
 
 
+def taxonomy_columns(label_names: Sequence[str]) -> list[list[list[int]]]:
+    """The Ekman and sentiment groupings as column indices of ``label_names``.
+
+    Empty when the labels are not GoEmotions' (no ``neutral``, ``joy`` and ``anger``): the
+    groupings of the paper only mean something for its taxonomy.
+    """
+    if not {NEUTRAL, "joy", "anger"} <= set(label_names):
+        return []
+    index = {name: i for i, name in enumerate(label_names)}
+    return [[cols for cols in ([index[m] for m in members if m in index]
+                               for members in taxonomy_groups(t).values()) if cols]
+            for t in ("ekman", "sentiment")]
+
+
 def group_matrix(
     matrix: np.ndarray, label_names: Sequence[str], taxonomy: str, *, reduce: str = "any"
 ) -> tuple[np.ndarray, list[str]]:

@@ -162,7 +162,8 @@ def evaluate_run(model: EmotionClassifier, splits: dict[str, Split], output_dir:
         model_info.update(config.model.summary())
     model_info.update(extra_model_info or {})
     if thresholds is None:
-        thresholds = ThresholdTuner.from_config(config.thresholds if config else ThresholdConfig())
+        thresholds = ThresholdTuner.from_config(config.thresholds if config else ThresholdConfig(),
+                                                names)
     return write_evaluation(output_dir, names, probs, targets, thresholds, model_info=model_info,
                             log_history=log_history, timings=timings)
 
@@ -220,15 +221,15 @@ def evaluate_saved(model_dir: Path, config: EmotagConfig, split_names: list[str]
         raise DataError(f"split(s) {missing} not in the data; available: {sorted(splits)}")
     chosen = {s: splits[s] for s in split_names}
     if retune:
-        tuner = ThresholdTuner.from_config(config.thresholds)
+        tuner = ThresholdTuner.from_config(config.thresholds, model.label_names)
     else:
         tuner = ThresholdTuner.load(Path(model_dir) / "thresholds.json", model.label_names)
     return evaluate_run(model, chosen, output_dir, thresholds=tuner)
 
 
 def ensemble_run(run_dirs: list[Path], output_dir: Path, *, step: float = 0.1,
-                 strategy: str = "per_label_shrunk", prior_strength: float = 20.0
-                 ) -> dict[str, Any]:
+                 strategy: str = "per_label_shrunk", prior_strength: float = 20.0,
+                 group_weight: float = 0.0) -> dict[str, Any]:
     """``emotag ensemble``: weights and thresholds on dev from saved run predictions."""
     from .ensemble import build_ensemble, load_run_predictions
 
@@ -254,8 +255,12 @@ def ensemble_run(run_dirs: list[Path], output_dir: Path, *, step: float = 0.1,
         "label_names": runs[0].label_names, "members": members, "weights": rounded,
         "weight_step": step})
     atomic_write_json(output_dir / CONFIG_FILE, config.to_dict())
-    tuner = ThresholdTuner(strategy=strategy, prior_strength=prior_strength)
+    tuner = ThresholdTuner.from_config(
+        ThresholdConfig(strategy=strategy, prior_strength=prior_strength,
+                        group_weight=group_weight), runs[0].label_names)
     info = {"type": "ensemble", "members": members, "weights": rounded}
+    if group_weight:
+        info["threshold_group_weight"] = group_weight
     metrics = write_evaluation(output_dir, runs[0].label_names, probs,
                                {k: v for k, v in targets.items() if k in probs}, tuner,
                                model_info=info)
