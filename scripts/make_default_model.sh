@@ -11,7 +11,7 @@ RUN=${1:-runs/student-l3}
 CONFIG=${2:-configs/student-l3.yaml}
 NEW=models/.default.partial
 if [ ! -f "$RUN/emotag.json" ]; then
-  make runs/best/metrics.json   # the teacher (a no-op when it exists)
+  make runs/ens3/metrics.json   # the teacher (a no-op when it exists)
   emotag train --config "$CONFIG" --output "$RUN"
 fi
 rm -rf "$NEW"
