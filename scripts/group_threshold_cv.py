@@ -20,17 +20,17 @@ from sklearn.metrics import f1_score
 from sklearn.model_selection import KFold
 
 from emotag.data import load_goemotions
-from emotag.labels import taxonomy_columns
+from emotag.labels import group_matrix, taxonomy_columns
 from emotag.thresholds import ThresholdTuner
 
 
-def scores(y: np.ndarray, pred: np.ndarray, groups: list[list[list[int]]]) -> np.ndarray:
+def scores(y: np.ndarray, pred: np.ndarray, names: list[str]) -> np.ndarray:
     """(macro-F1, Ekman macro-F1, sentiment macro-F1) of 0/1 decisions."""
     out = [f1_score(y, pred, average="macro", zero_division=0)]
-    for grouping in groups:
-        gy = np.stack([y[:, c].any(1) for c in grouping], 1)
-        gp = np.stack([pred[:, c].any(1) for c in grouping], 1)
-        out.append(f1_score(gy, gp, average="macro", zero_division=0))
+    for taxonomy in ("ekman", "sentiment"):
+        out.append(f1_score(group_matrix(y, names, taxonomy)[0],
+                            group_matrix(pred, names, taxonomy)[0], average="macro",
+                            zero_division=0))
     return np.array(out)
 
 
@@ -42,7 +42,8 @@ def main() -> None:
     dev = load_goemotions()["dev"]
     y = dev.labels.astype(np.uint8)
     probs = np.load(a.run / "predictions" / "dev_probs.npy", allow_pickle=False)
-    groups = taxonomy_columns(list(dev.label_names))
+    names = list(dev.label_names)
+    groups = taxonomy_columns(names)
     print("| group_weight | w = 0: macro / Ekman / sentiment | re-tuned | difference |")
     print("| ---: | --- | --- | --- |")
     for weight in a.weights:
@@ -50,10 +51,10 @@ def main() -> None:
         for seed in (0, 1):
             for fit, held in KFold(5, shuffle=True, random_state=seed).split(probs):
                 base = ThresholdTuner().fit(probs[fit], y[fit])
-                plain.append(scores(y[held], base.predict(probs[held]), groups))
+                plain.append(scores(y[held], base.predict(probs[held]), names))
                 grouped = ThresholdTuner(group_weight=weight, groups=groups)
                 grouped.fit(probs[fit], y[fit])
-                tuned.append(scores(y[held], grouped.predict(probs[held]), groups))
+                tuned.append(scores(y[held], grouped.predict(probs[held]), names))
         p, r = np.mean(plain, 0), np.mean(tuned, 0)
         print(f"| {weight:g} | {' / '.join(f'{v:.4f}' for v in p)} | "
               f"{' / '.join(f'{v:.4f}' for v in r)} | "

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Re-create models/default from the bundled data: the 3-layer MiniLM student distilled from the
-# best ensemble (`make best`: TF-IDF, MiniLM and mpnet top-6 runs and their dev-chosen ensemble;
-# then configs/student-l3.yaml) unless the run exists, exported to ONNX int8, packaged, thresholds re-tuned on
-# the int8 model's dev scores, calibration refitted on them, model card written. Swaps the new
-# folder in only when every step has succeeded.
+# Re-create models/default from the bundled data: the 3-layer MiniLM student distilled from
+# runs/ens3 (TF-IDF, MiniLM and mpnet top-6 runs and their dev-chosen ensemble; then
+# configs/student-l3.yaml) unless the run exists, exported to ONNX int8, packaged, thresholds
+# re-tuned on the int8 model's dev scores, calibration refitted on them, model card written.
+# Swaps the new folder in only when every step has succeeded.
 #
 #   scripts/make_default_model.sh [RUN_DIR [CONFIG]]   (default runs/student-l3)
 set -euo pipefail

@@ -19,7 +19,7 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-from .labels import NEUTRAL, group_matrix
+from .labels import group_matrix, has_taxonomies
 
 AVERAGES = ("micro", "macro", "weighted", "samples")
 GROUPINGS = ("ekman", "sentiment")
@@ -57,7 +57,7 @@ def evaluate_decisions(y: np.ndarray, probs: np.ndarray, thresholds: np.ndarray,
            "subset_accuracy": float(accuracy_score(y, pred)),
            "hamming_loss": float(hamming_loss(y, pred)),
            "roc_auc_macro": macro_roc_auc(y, probs)}
-    if groupings and NEUTRAL in label_names and set(label_names) >= {"joy", "anger"}:
+    if groupings and has_taxonomies(label_names):
         out["groupings"] = {}
         for tax in GROUPINGS:
             gy, names = group_matrix(y, label_names, tax)

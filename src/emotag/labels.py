@@ -76,17 +76,28 @@ def taxonomy_groups(taxonomy: str, data_dir: Path | None = None) -> dict[str, li
     return groups
 
 
+def has_taxonomies(label_names: Sequence[str]) -> bool:
+    """Whether the Ekman and sentiment groupings apply: the labels are GoEmotions' (they
+    include ``neutral``, ``joy`` and ``anger``); the paper's groupings mean nothing elsewhere."""
+    return {NEUTRAL, "joy", "anger"} <= set(label_names)
+
+
+def group_columns(label_names: Sequence[str], taxonomy: str) -> list[list[int]]:
+    """Per group of ``taxonomy`` (in its file's order, neutral last), the columns of
+    ``label_names`` that belong to it (empty for a group none of the labels belong to)."""
+    index = {name: i for i, name in enumerate(label_names)}
+    return [[index[m] for m in members if m in index]
+            for members in taxonomy_groups(taxonomy).values()]
+
+
 def taxonomy_columns(label_names: Sequence[str]) -> list[list[list[int]]]:
     """The Ekman and sentiment groupings as column indices of ``label_names``.
 
-    Empty when the labels are not GoEmotions' (no ``neutral``, ``joy`` and ``anger``): the
-    groupings of the paper only mean something for its taxonomy.
+    Empty when :func:`has_taxonomies` says the groupings do not apply.
     """
-    if not {NEUTRAL, "joy", "anger"} <= set(label_names):
+    if not has_taxonomies(label_names):
         return []
-    index = {name: i for i, name in enumerate(label_names)}
-    return [[cols for cols in ([index[m] for m in members if m in index]
-                               for members in taxonomy_groups(t).values()) if cols]
+    return [[cols for cols in group_columns(label_names, t) if cols]
             for t in ("ekman", "sentiment")]
 
 
@@ -101,12 +112,9 @@ def group_matrix(
     """
     if reduce not in ("any", "max"):
         raise ValueError(f"reduce={reduce!r}; expected 'any' or 'max'")
-    groups = taxonomy_groups(taxonomy)
-    index = {name: i for i, name in enumerate(label_names)}
-    names = list(groups)
+    names = list(taxonomy_groups(taxonomy))
     out = np.zeros((matrix.shape[0], len(names)), dtype=matrix.dtype)
-    for j, g in enumerate(names):
-        cols = [index[m] for m in groups[g] if m in index]
+    for j, cols in enumerate(group_columns(label_names, taxonomy)):
         if cols:
             out[:, j] = matrix[:, cols].max(axis=1)
     if reduce == "any":

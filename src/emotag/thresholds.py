@@ -24,6 +24,12 @@ from .io_utils import atomic_write_json
 DEFAULT_GRID = np.round(np.arange(0.02, 0.951, 0.01), 4)
 
 
+def _f1(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> np.ndarray:
+    """Element-wise F1 from true-positive, false-positive and false-negative counts."""
+    denom = 2 * tp + fp + fn
+    return np.divide(2 * tp, denom, out=np.zeros(np.shape(tp)), where=denom > 0)
+
+
 def f1_at_thresholds(probs: np.ndarray, y: np.ndarray, grid: np.ndarray) -> np.ndarray:
     """F1 of every label at every threshold: shape (len(grid), n_labels), vectorised."""
     y = y.astype(bool)
@@ -31,8 +37,7 @@ def f1_at_thresholds(probs: np.ndarray, y: np.ndarray, grid: np.ndarray) -> np.n
     tp = (pred & y[None]).sum(axis=1).astype(np.float64)
     fp = (pred & ~y[None]).sum(axis=1)
     fn = (~pred & y[None]).sum(axis=1)
-    denom = 2 * tp + fp + fn
-    return np.divide(2 * tp, denom, out=np.zeros_like(tp), where=denom > 0)
+    return _f1(tp, fp, fn)
 
 
 def micro_f1_at_thresholds(probs: np.ndarray, y: np.ndarray, grid: np.ndarray) -> np.ndarray:
@@ -45,11 +50,6 @@ def micro_f1_at_thresholds(probs: np.ndarray, y: np.ndarray, grid: np.ndarray) -
         denom = pred.sum() + y.sum()
         out[i] = 2 * tp / denom if denom else 0.0
     return out
-
-
-def _f1(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> np.ndarray:
-    denom = 2 * tp + fp + fn
-    return np.divide(2 * tp, denom, out=np.zeros(np.shape(tp)), where=denom > 0)
 
 
 def retune_for_groups(probs: np.ndarray, y: np.ndarray, thresholds: np.ndarray,
