@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from emotag.ensemble import combine, search_weights, simplex_grid
-from emotag.errors import ModelFormatError
+from emotag.ensemble import combine, dev_folds, held_out_macro_f1, search_weights, simplex_grid
+from emotag.errors import ConfigError, ModelFormatError
 from emotag.io_utils import atomic_save_npy, atomic_write_json
 from emotag.labels import GOEMOTIONS_LABELS
 from emotag.pipeline import ensemble_run
@@ -30,6 +30,24 @@ def test_search_prefers_the_informative_member() -> None:
     weights, score = search_weights([noise, good], y, step=0.1)
     assert weights[1] >= 0.8 and score > 0.9
     np.testing.assert_allclose(combine([noise, good], np.array([0.0, 1.0])), good, atol=1e-6)
+
+
+def test_held_out_selection_scores_weights_on_rows_their_thresholds_never_saw() -> None:
+    rng = np.random.default_rng(0)
+    y = (rng.random((400, 4)) < 0.25).astype(np.uint8)
+    good = np.clip(y * 0.3 + rng.random(y.shape) * 0.7, 0, 1)  # overlapping classes
+    noise = rng.random(y.shape)
+    in_w, in_score = search_weights([noise, good], y, step=0.25)
+    held_w, held_score = search_weights([noise, good], y, step=0.25, selection="held_out", top=3)
+    assert held_w[1] >= 0.75 and in_w[1] >= 0.75
+    # the held-out score is the mean over 10 folds of thresholds fitted on the other rows ...
+    folds = dev_folds(len(y))
+    assert len(folds) == 10 and all(len(np.intersect1d(f, h)) == 0 for f, h in folds)
+    assert held_score == pytest.approx(held_out_macro_f1(combine([noise, good], held_w), y, folds))
+    # ... which the in-sample score (thresholds read on the rows they were fitted on) flatters
+    assert held_score < in_score
+    with pytest.raises(ConfigError, match="held_out"):
+        search_weights([noise, good], y, selection="cross")
 
 
 def _fake_run(folder: Path, dev: np.ndarray, test: np.ndarray) -> Path:
@@ -73,6 +91,13 @@ def test_ensemble_run_end_to_end(tmp_path: Path, tiny_data: Path,
         dev_probs, splits["dev"].labels)
     got = json.loads((tmp_path / "ens-g" / "thresholds.json").read_text())
     np.testing.assert_allclose([got[n] for n in names], expected.thresholds_, atol=1e-6)
+
+    # --select held_out: recorded with the weights it chose
+    ensemble_run([a, b], tmp_path / "ens-h", step=0.5, selection="held_out", top=2)
+    held = json.loads((tmp_path / "ens-h" / "ensemble.json").read_text())
+    assert held["weights"][0] >= 0.5
+    assert (held["weight_selection"], held["weight_top"]) == ("held_out", 2)
+    assert saved["weight_selection"] == "in_sample" and "weight_top" not in saved
 
 
 def test_ensemble_rejects_mismatched_runs(tmp_path: Path, tiny_data: Path,

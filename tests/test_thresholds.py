@@ -15,6 +15,7 @@ from emotag.thresholds import (
     ThresholdTuner,
     f1_at_thresholds,
     micro_f1_at_thresholds,
+    retune_for_groups,
 )
 
 CUTS = np.array([0.235, 0.505, 0.715])
@@ -277,6 +278,25 @@ def test_group_weight_climbs_its_objective_on_what_it_was_fitted_on(weight: floa
     if weight == 10.0:  # the group matters most: the rare, noisy member is raised
         assert g_groups > p_groups + 1e-3
         assert grouped.thresholds_[1] > plain.thresholds_[1]
+
+
+def test_group_retuning_keeps_the_shrinkage_of_per_label_shrunk():
+    probs, y = frequent_and_rare_member()
+    groups = [[[0, 1], [2]]]
+    start = ThresholdTuner(strategy="per_label").fit(probs, y).thresholds_
+    free = retune_for_groups(probs, y, start, groups, 10.0)
+    # w = 1: nothing pulled, the free re-tuning; w = 0: every label at the global threshold
+    kept = retune_for_groups(probs, y, start, groups, 10.0, shrink=(0.3, np.ones(3)))
+    np.testing.assert_array_equal(kept, free)
+    pinned = retune_for_groups(probs, y, start, groups, 10.0, shrink=(0.3, np.zeros(3)))
+    np.testing.assert_allclose(pinned, 0.3)
+    # the tuner passes its own pull: the rare label (3% positives) stays nearest the global
+    tuner = ThresholdTuner(strategy="per_label_shrunk", prior_strength=200.0, group_weight=10.0,
+                           groups=groups).fit(probs, y)
+    moved = np.abs(tuner.thresholds_ - free)
+    assert moved[1] > 0 and moved[1] >= moved[0]
+    assert abs(tuner.thresholds_[1] - tuner.global_threshold_) < abs(free[1] -
+                                                                     tuner.global_threshold_)
 
 
 def test_group_weight_zero_or_no_groups_changes_nothing():

@@ -19,6 +19,9 @@ from .errors import ConfigError
 MODEL_TYPES = ("transformer", "tfidf")
 LOSSES = ("bce", "weighted_bce", "focal", "asymmetric")
 THRESHOLD_STRATEGIES = ("fixed", "global", "per_label", "per_label_shrunk")
+# How `emotag ensemble` scores a weighting: thresholds fitted and read on all of dev, or on
+# held-out dev folds (emotag.ensemble.search_weights).
+WEIGHT_SELECTIONS = ("in_sample", "held_out")
 
 
 def _help(text: str, default: Any) -> Any:

@@ -3,6 +3,11 @@
 Every run folder keeps ``predictions/{dev,test}_probs.npy``; an ensemble is built from those
 alone (no model is re-run). Weights are searched on the simplex to maximise dev macro-F1
 after threshold tuning on dev; test is only scored once, with the chosen weights.
+
+Two ways to score a simplex point (``selection``): ``in_sample`` tunes every label's threshold
+on all of dev and reads macro-F1 on the same rows, which flatters points whose rare labels
+happen to fit; ``held_out`` re-scores the ``top`` best in-sample points with thresholds fitted
+on 4/5 of dev and read on the other fifth (5 folds x 2 shuffles) and keeps the best of those.
 """
 
 from __future__ import annotations
@@ -15,8 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ModelFormatError
-from .thresholds import f1_at_thresholds
+from .config import WEIGHT_SELECTIONS
+from .errors import ConfigError, ModelFormatError
+from .thresholds import ThresholdTuner, f1_at_thresholds
+
+SEARCH_GRID = np.round(np.arange(0.02, 0.951, 0.02), 4)  # thresholds, coarse during the search
 
 
 @dataclass
@@ -62,25 +70,64 @@ def combine(probs: Sequence[np.ndarray], weights: np.ndarray) -> np.ndarray:
     return np.tensordot(np.asarray(weights), np.stack(probs), axes=1).astype(np.float32)
 
 
-def search_weights(dev_probs: Sequence[np.ndarray], y_dev: np.ndarray,
-                   step: float = 0.1) -> tuple[np.ndarray, float]:
-    """The simplex point with the best tuned dev macro-F1 (ties: the earliest found)."""
+def dev_folds(n_rows: int, n_splits: int = 5, repeats: int = 2
+              ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(fit rows, held-out rows) pairs: ``repeats`` shuffles of ``n_splits``-fold splits, seeded
+    so that every candidate is scored on the same folds."""
+    from sklearn.model_selection import KFold
+
+    rows = np.arange(n_rows)
+    return [split for seed in range(repeats)
+            for split in KFold(n_splits, shuffle=True, random_state=seed).split(rows)]
+
+
+def held_out_macro_f1(probs: np.ndarray, y: np.ndarray,
+                      folds: Sequence[tuple[np.ndarray, np.ndarray]],
+                      tuner: ThresholdTuner | None = None) -> float:
+    """Mean macro-F1 on each held-out fold of thresholds fitted on the rest of dev."""
+    from sklearn.base import clone
+
+    template = tuner if tuner is not None else ThresholdTuner(grid=SEARCH_GRID)
+    return float(np.mean([clone(template).fit(probs[fit], y[fit]).score(probs[held], y[held])
+                          for fit, held in folds]))
+
+
+def search_weights(dev_probs: Sequence[np.ndarray], y_dev: np.ndarray, step: float = 0.1, *,
+                   selection: str = "in_sample", top: int = 30,
+                   tuner: ThresholdTuner | None = None) -> tuple[np.ndarray, float]:
+    """The simplex point with the best dev macro-F1 and that score.
+
+    ``in_sample``: per-label best thresholds on all of dev (ties: the earliest point).
+    ``held_out``: of the ``top`` best in-sample points, the one whose thresholds (``tuner``,
+    default per-label shrunk; cloned per fold) score best on held-out dev folds; the returned
+    score is then that held-out macro-F1.
+    """
+    if selection not in WEIGHT_SELECTIONS:
+        raise ConfigError(f"weight selection {selection!r}; expected one of "
+                          f"{', '.join(WEIGHT_SELECTIONS)}")
     if len(dev_probs) == 1:
         return np.ones(1), tuned_macro_f1(dev_probs[0], y_dev)
-    grid = np.round(np.arange(0.02, 0.951, 0.02), 4)  # coarse during the search
-    best_w, best = None, -1.0
-    for w in simplex_grid(len(dev_probs), step):
-        score = tuned_macro_f1(combine(dev_probs, w), y_dev, grid)
-        if score > best + 1e-12:
-            best_w, best = w, score
-    assert best_w is not None
-    return best_w, tuned_macro_f1(combine(dev_probs, best_w), y_dev)
+    points = simplex_grid(len(dev_probs), step)
+    in_sample = np.array([tuned_macro_f1(combine(dev_probs, w), y_dev, SEARCH_GRID)
+                          for w in points])
+    if selection == "in_sample":
+        best_w = points[int(np.argmax(in_sample))]
+        return best_w, tuned_macro_f1(combine(dev_probs, best_w), y_dev)
+    folds = dev_folds(len(y_dev))
+    candidates = np.argsort(-in_sample, kind="stable")[:max(1, top)]
+    held = [held_out_macro_f1(combine(dev_probs, points[i]), y_dev, folds, tuner)
+            for i in candidates]
+    best = int(np.argmax(held))
+    return points[candidates[best]], held[best]
 
 
-def build_ensemble(runs: Sequence[RunPredictions], y_dev: np.ndarray, *, step: float = 0.1
+def build_ensemble(runs: Sequence[RunPredictions], y_dev: np.ndarray, *, step: float = 0.1,
+                   selection: str = "in_sample", top: int = 30,
+                   tuner: ThresholdTuner | None = None
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """Weights chosen on dev; returns (weights, dev_probs, test_probs) of the ensemble.
-    Thresholds are then tuned on the returned dev probabilities like for any run."""
+    """Weights chosen on dev (see :func:`search_weights`); returns (weights, dev_probs,
+    test_probs) of the ensemble. Thresholds are then tuned on the returned dev probabilities
+    like for any run."""
     names = runs[0].label_names
     for r in runs[1:]:
         if r.label_names != names:
@@ -88,7 +135,8 @@ def build_ensemble(runs: Sequence[RunPredictions], y_dev: np.ndarray, *, step: f
         if r.dev.shape != runs[0].dev.shape:
             raise ModelFormatError(f"{r.path}: dev predictions have shape {r.dev.shape}, "
                                    f"{runs[0].path} has {runs[0].dev.shape}")
-    weights, _ = search_weights([r.dev for r in runs], y_dev, step)
+    weights, _ = search_weights([r.dev for r in runs], y_dev, step, selection=selection,
+                                 top=top, tuner=tuner)
     dev = combine([r.dev for r in runs], weights)
     test = None
     if all(r.test is not None for r in runs):

@@ -229,9 +229,11 @@ def evaluate_saved(model_dir: Path, config: EmotagConfig, split_names: list[str]
 
 def ensemble_run(run_dirs: list[Path], output_dir: Path, *, step: float = 0.1,
                  strategy: str = "per_label_shrunk", prior_strength: float = 20.0,
-                 group_weight: float = 0.0) -> dict[str, Any]:
-    """``emotag ensemble``: weights and thresholds on dev from saved run predictions."""
-    from .ensemble import build_ensemble, load_run_predictions
+                 group_weight: float = 0.0, selection: str = "in_sample",
+                 top: int = 30) -> dict[str, Any]:
+    """``emotag ensemble``: weights and thresholds on dev from saved run predictions
+    (``selection``/``top``: see :func:`emotag.ensemble.search_weights`)."""
+    from .ensemble import SEARCH_GRID, build_ensemble, load_run_predictions
 
     t_start = time.time()
     runs = [load_run_predictions(d) for d in run_dirs]
@@ -246,19 +248,24 @@ def ensemble_run(run_dirs: list[Path], output_dir: Path, *, step: float = 0.1,
             if got is not None and got.shape != y.shape:
                 raise DataError(f"{r.path}: {name} predictions {got.shape} do not match the "
                                 f"{name} split {y.shape}")
-    weights, dev, test = build_ensemble(runs, targets["dev"], step=step)
+    held_out_tuner = ThresholdTuner(strategy=strategy, prior_strength=prior_strength,
+                                    grid=SEARCH_GRID)
+    weights, dev, test = build_ensemble(runs, targets["dev"], step=step, selection=selection,
+                                        top=top, tuner=held_out_tuner)
     probs = {"dev": dev} | ({"test": test} if test is not None else {})
     members = [str(r.path) for r in runs]
     rounded = [round(float(w), 4) for w in weights]
     output_dir = Path(output_dir)
     atomic_write_json(output_dir / "ensemble.json", {
         "label_names": runs[0].label_names, "members": members, "weights": rounded,
-        "weight_step": step})
+        "weight_step": step, "weight_selection": selection}
+        | ({"weight_top": top} if selection == "held_out" else {}))
     atomic_write_json(output_dir / CONFIG_FILE, config.to_dict())
     tuner = ThresholdTuner.from_config(
         ThresholdConfig(strategy=strategy, prior_strength=prior_strength,
                         group_weight=group_weight), runs[0].label_names)
-    info = {"type": "ensemble", "members": members, "weights": rounded}
+    info = {"type": "ensemble", "members": members, "weights": rounded,
+            "weight_selection": selection}
     if group_weight:
         info["threshold_group_weight"] = group_weight
     metrics = write_evaluation(output_dir, runs[0].label_names, probs,

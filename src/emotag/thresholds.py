@@ -54,7 +54,8 @@ def micro_f1_at_thresholds(probs: np.ndarray, y: np.ndarray, grid: np.ndarray) -
 
 def retune_for_groups(probs: np.ndarray, y: np.ndarray, thresholds: np.ndarray,
                       groups: Sequence[Sequence[Sequence[int]]], group_weight: float,
-                      grid: np.ndarray | None = None, passes: int = 2) -> np.ndarray:
+                      grid: np.ndarray | None = None, passes: int = 2,
+                      shrink: tuple[float, np.ndarray] | None = None) -> np.ndarray:
     """Thresholds re-tuned for ``macro-F1 + group_weight * sum of group macro-F1s``.
 
     Why: when a group (Ekman's "joy", sentiment's "positive") counts as predicted as soon as
@@ -63,6 +64,10 @@ def retune_for_groups(probs: np.ndarray, y: np.ndarray, thresholds: np.ndarray,
     ``thresholds``: each label in turn (a fixed shuffled order, ``passes`` times) gets the grid
     value that maximises the objective with the other thresholds held; only the groups that
     contain the label are recomputed, for all grid values at once.
+
+    ``shrink=(global_threshold, w)`` keeps ``per_label_shrunk``'s pull towards the global
+    threshold: label ``j`` gets ``w[j] * best + (1 - w[j]) * global_threshold``. Without it the
+    re-tuning would hand a label with 13 dev positives its own noisy optimum back.
     """
     probs = np.asarray(probs, dtype=np.float64)
     y = np.asarray(y).astype(bool)
@@ -87,7 +92,8 @@ def retune_for_groups(probs: np.ndarray, y: np.ndarray, thresholds: np.ndarray,
                     objective = objective + group_weight / len(grouping) * _f1(
                         (group_pred & group_true).sum(0), (group_pred & ~group_true).sum(0),
                         (~group_pred & group_true).sum(0))
-            t[j] = grid[int(np.argmax(objective))]
+            best = grid[int(np.argmax(objective))]
+            t[j] = best if shrink is None else shrink[1][j] * best + (1 - shrink[1][j]) * shrink[0]
     return t
 
 
@@ -171,15 +177,17 @@ class ThresholdTuner(BaseEstimator):
         for j in range(n_labels):
             best = np.flatnonzero(np.isclose(f1[:, j], f1[:, j].max()))
             per_label[j] = grid[best[len(best) // 2]]
+        shrink = None
         if self.strategy == "per_label_shrunk":
             n_pos = y.sum(axis=0).astype(np.float64)
             w = n_pos / (n_pos + self.prior_strength)
             per_label = w * per_label + (1 - w) * global_t
+            shrink = (global_t, w)
         if self.group_weight < 0:
             raise ValueError(f"group_weight={self.group_weight}; expected 0 or more")
         if self.group_weight > 0 and self.groups:
             per_label = retune_for_groups(probs, y, per_label, self.groups, self.group_weight,
-                                          grid)
+                                          grid, shrink=shrink)
         self.thresholds_ = per_label
         return self
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ..config import THRESHOLD_STRATEGIES
+from ..config import THRESHOLD_STRATEGIES, WEIGHT_SELECTIONS
 from .train import console, print_headline
 
 
@@ -21,12 +21,18 @@ def ensemble_command(
     group_weight: Annotated[float, typer.Option(
         min=0.0, help="Then re-tune thresholds for macro-F1 + this x (Ekman + sentiment "
         "macro-F1); 0: off.")] = 0.0,
+    select: Annotated[str, typer.Option(
+        help=f"How weights are scored: {' | '.join(WEIGHT_SELECTIONS)} (held_out: thresholds "
+        "fitted on 4/5 of dev, scored on the rest, 5 folds x 2).")] = "in_sample",
+    top: Annotated[int, typer.Option(
+        min=1, help="held_out: re-score this many of the best in-sample weightings.")] = 30,
 ) -> None:
     """Average the runs' probabilities with dev-chosen weights; tune thresholds on dev."""
     from ..pipeline import ensemble_run
 
     metrics = ensemble_run(runs, output, step=step, strategy=strategy,
-                           prior_strength=prior_strength, group_weight=group_weight)
+                           prior_strength=prior_strength, group_weight=group_weight,
+                           selection=select, top=top)
     console.print(f"weights: {dict(zip(map(str, runs), metrics['model']['weights'], strict=True))}")
     print_headline(metrics)
     console.print(f"report: {output / 'report.md'}")
