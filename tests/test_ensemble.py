@@ -98,6 +98,9 @@ def test_ensemble_run_end_to_end(tmp_path: Path, tiny_data: Path,
     assert held["weights"][0] >= 0.5
     assert (held["weight_selection"], held["weight_top"]) == ("held_out", 2)
     assert saved["weight_selection"] == "in_sample" and "weight_top" not in saved
+    with pytest.raises(ConfigError, match="--select 'cv'"):
+        ensemble_run([a, b], tmp_path / "ens-x", selection="cv")
+    assert not (tmp_path / "ens-x").exists()
 
 
 def test_ensemble_rejects_mismatched_runs(tmp_path: Path, tiny_data: Path,

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .config import EmotagConfig, ThresholdConfig
+from .config import WEIGHT_SELECTIONS, EmotagConfig, ThresholdConfig
 from .data import Split, load_splits
 from .distributed import ddp
 from .errors import ConfigError, DataError
@@ -235,6 +235,8 @@ def ensemble_run(run_dirs: list[Path], output_dir: Path, *, step: float = 0.1,
     (``selection``/``top``: see :func:`emotag.ensemble.search_weights`)."""
     from .ensemble import SEARCH_GRID, build_ensemble, load_run_predictions
 
+    if selection not in WEIGHT_SELECTIONS:  # before any file is read
+        raise ConfigError(f"--select {selection!r}; expected one of {', '.join(WEIGHT_SELECTIONS)}")
     t_start = time.time()
     runs = [load_run_predictions(d) for d in run_dirs]
     first_cfg = Path(run_dirs[0]) / CONFIG_FILE
