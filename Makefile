@@ -32,8 +32,9 @@ train-minilm: setup
 # The best recipe (issue 3), each step skipped when its run exists. Wall time on 2 cores:
 # see docs/results.md. `make best` = TF-IDF + MiniLM + mpnet top-6 + two seeds of mpnet,
 # ensembled (weights scored on held-out dev folds, then thresholds re-tuned for the
-# Ekman/sentiment groups too) and calibrated on dev, published to results/best. `make student` distils the earlier 3-member ensemble (runs/ens3, the teacher
-# of the shipped model) into one MiniLM (results/student).
+# Ekman/sentiment groups too) and calibrated on dev, published to results/best.
+# `make student` distils the earlier 3-member ensemble (runs/ens3, the teacher of the shipped
+# model) into one MiniLM (results/student).
 runs/tfidf/metrics.json: | setup
 	$(BIN)/emotag train --config configs/tfidf.yaml --output runs/tfidf
 runs/minilm/metrics.json: | setup
