@@ -20,15 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from emotag.data import load_goemotions
-from emotag.ensemble import (
-    SEARCH_GRID,
-    combine,
-    dev_folds,
-    held_out_macro_f1,
-    load_run_predictions,
-    simplex_grid,
-    tuned_macro_f1,
-)
+from emotag.ensemble import load_run_predictions, score_weightings
 
 
 def main() -> None:
@@ -41,13 +33,7 @@ def main() -> None:
     a = ap.parse_args()
     y = load_goemotions()["dev"].labels.astype(np.uint8)
     dev = [load_run_predictions(r).dev for r in a.runs]
-    points = simplex_grid(len(dev), a.step)
-    in_sample = np.array([tuned_macro_f1(combine(dev, w), y, SEARCH_GRID) for w in points])
-    order = np.argsort(-in_sample, kind="stable")
-    if a.top:
-        order = order[:a.top]
-    folds = dev_folds(len(y))
-    held = {int(i): held_out_macro_f1(combine(dev, points[i]), y, folds) for i in order}
+    points, in_sample, held = score_weightings(dev, y, a.step, held_out=a.top or None)
     best_in, best_held = int(np.argmax(in_sample)), max(held, key=held.get)
     names = " / ".join(r.name for r in a.runs)
     print(f"| weights ({names}) | in-sample dev macro-F1 | held-out dev macro-F1 |")

@@ -92,6 +92,29 @@ def held_out_macro_f1(probs: np.ndarray, y: np.ndarray,
                           for fit, held in folds]))
 
 
+def check_selection(selection: str) -> None:
+    """Refuse an unknown weight selection (``emotag ensemble --select``)."""
+    if selection not in WEIGHT_SELECTIONS:
+        raise ConfigError(f"--select {selection!r} (weight selection); expected one of "
+                          f"{', '.join(WEIGHT_SELECTIONS)}")
+
+
+def score_weightings(dev_probs: Sequence[np.ndarray], y_dev: np.ndarray, step: float = 0.1, *,
+                     held_out: int | None = 0, tuner: ThresholdTuner | None = None
+                     ) -> tuple[np.ndarray, np.ndarray, dict[int, float]]:
+    """Every simplex point, its in-sample dev macro-F1, and the held-out macro-F1 of the
+    ``held_out`` best in-sample points (None: all; 0: none), keyed by point index in
+    in-sample rank order."""
+    points = simplex_grid(len(dev_probs), step)
+    in_sample = np.array([tuned_macro_f1(combine(dev_probs, w), y_dev, SEARCH_GRID)
+                          for w in points])
+    ranked = np.argsort(-in_sample, kind="stable")[:held_out]
+    folds = dev_folds(len(y_dev)) if len(ranked) else []
+    held = {int(i): held_out_macro_f1(combine(dev_probs, points[i]), y_dev, folds, tuner)
+            for i in ranked}
+    return points, in_sample, held
+
+
 def search_weights(dev_probs: Sequence[np.ndarray], y_dev: np.ndarray, step: float = 0.1, *,
                    selection: str = "in_sample", top: int = 30,
                    tuner: ThresholdTuner | None = None) -> tuple[np.ndarray, float]:
@@ -102,23 +125,17 @@ def search_weights(dev_probs: Sequence[np.ndarray], y_dev: np.ndarray, step: flo
     default per-label shrunk; cloned per fold) score best on held-out dev folds; the returned
     score is then that held-out macro-F1.
     """
-    if selection not in WEIGHT_SELECTIONS:
-        raise ConfigError(f"weight selection {selection!r}; expected one of "
-                          f"{', '.join(WEIGHT_SELECTIONS)}")
+    check_selection(selection)
     if len(dev_probs) == 1:
         return np.ones(1), tuned_macro_f1(dev_probs[0], y_dev)
-    points = simplex_grid(len(dev_probs), step)
-    in_sample = np.array([tuned_macro_f1(combine(dev_probs, w), y_dev, SEARCH_GRID)
-                          for w in points])
+    points, in_sample, held = score_weightings(
+        dev_probs, y_dev, step, held_out=max(1, top) if selection == "held_out" else 0,
+        tuner=tuner)
     if selection == "in_sample":
         best_w = points[int(np.argmax(in_sample))]
         return best_w, tuned_macro_f1(combine(dev_probs, best_w), y_dev)
-    folds = dev_folds(len(y_dev))
-    candidates = np.argsort(-in_sample, kind="stable")[:max(1, top)]
-    held = [held_out_macro_f1(combine(dev_probs, points[i]), y_dev, folds, tuner)
-            for i in candidates]
-    best = int(np.argmax(held))
-    return points[candidates[best]], held[best]
+    best = max(held, key=held.__getitem__)  # ties: the better in-sample point
+    return points[best], held[best]
 
 
 def build_ensemble(runs: Sequence[RunPredictions], y_dev: np.ndarray, *, step: float = 0.1,

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .config import WEIGHT_SELECTIONS, EmotagConfig, ThresholdConfig
+from .config import EmotagConfig, ThresholdConfig
 from .data import Split, load_splits
 from .distributed import ddp
 from .errors import ConfigError, DataError
@@ -233,10 +233,9 @@ def ensemble_run(run_dirs: list[Path], output_dir: Path, *, step: float = 0.1,
                  top: int = 30) -> dict[str, Any]:
     """``emotag ensemble``: weights and thresholds on dev from saved run predictions
     (``selection``/``top``: see :func:`emotag.ensemble.search_weights`)."""
-    from .ensemble import SEARCH_GRID, build_ensemble, load_run_predictions
+    from .ensemble import SEARCH_GRID, build_ensemble, check_selection, load_run_predictions
 
-    if selection not in WEIGHT_SELECTIONS:  # before any file is read
-        raise ConfigError(f"--select {selection!r}; expected one of {', '.join(WEIGHT_SELECTIONS)}")
+    check_selection(selection)  # before any file is read
     t_start = time.time()
     runs = [load_run_predictions(d) for d in run_dirs]
     first_cfg = Path(run_dirs[0]) / CONFIG_FILE
