@@ -8,7 +8,13 @@ import torch
 import torch.nn.functional as F
 
 from emotag.config import TrainConfig
-from emotag.losses import asymmetric_loss, build_loss, focal_loss, pos_weight_from_labels
+from emotag.losses import (
+    asymmetric_loss,
+    build_loss,
+    focal_loss,
+    pos_weight_from_labels,
+    rdrop_divergence,
+)
 
 torch.manual_seed(0)
 LOGITS = torch.randn(8, 5)
@@ -57,3 +63,25 @@ def test_label_smoothing_moves_targets_towards_one_half() -> None:
 def test_weighted_bce_needs_the_training_labels() -> None:
     with pytest.raises(ValueError, match="pos_weight"):
         build_loss(TrainConfig(loss="weighted_bce"))
+
+
+def test_rdrop_divergence_is_the_symmetric_bernoulli_kl() -> None:
+    other = LOGITS + torch.randn(8, 5)
+    p, q = torch.sigmoid(LOGITS), torch.sigmoid(other)
+
+    def kl(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return a * torch.log(a / b) + (1 - a) * torch.log((1 - a) / (1 - b))
+
+    expected = (0.5 * (kl(p, q) + kl(q, p))).mean()
+    assert torch.isclose(rdrop_divergence(LOGITS, other), expected, atol=1e-6)
+    assert torch.isclose(rdrop_divergence(other, LOGITS), expected, atol=1e-6)
+    assert rdrop_divergence(LOGITS, LOGITS) == 0
+    saturated = torch.tensor([[60.0, -60.0]])
+    assert torch.isfinite(rdrop_divergence(saturated, -saturated))  # no log(0)
+
+
+def test_rdrop_alpha_must_not_be_negative() -> None:
+    from emotag.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="rdrop_alpha"):
+        TrainConfig(rdrop_alpha=-1.0)

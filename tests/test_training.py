@@ -208,6 +208,52 @@ def test_head_learning_rate_and_layerwise_decay(tiny_bert: Path, tmp_path: Path)
                for g in no_decay)
 
 
+def test_rdrop_adds_the_divergence_of_two_dropout_passes(tiny_bert: Path,
+                                                         tmp_path: Path) -> None:
+    """In training mode R-Drop's loss is the mean of two dropout passes plus alpha x their
+    divergence; without dropout both passes agree and it is the plain loss; in evaluation
+    (dev loss) it is the plain one-pass loss."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, TrainingArguments
+
+    from emotag.losses import rdrop_divergence
+    from emotag.training import EmotagTrainer
+
+    def trainer(model: torch.nn.Module, alpha: float) -> EmotagTrainer:
+        args = TrainingArguments(output_dir=str(tmp_path), use_cpu=True, report_to="none")
+        return EmotagTrainer(model=model, args=args, rdrop_alpha=alpha,
+                             loss_fn=torch.nn.functional.binary_cross_entropy_with_logits)
+
+    torch.manual_seed(0)
+    inputs = {"input_ids": torch.randint(5, 20, (4, 6)),
+              "attention_mask": torch.ones(4, 6, dtype=torch.long),
+              "labels": (torch.rand(4, 3) < 0.5).float()}
+    model = AutoModelForSequenceClassification.from_pretrained(
+        tiny_bert, num_labels=3, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    model.train()
+    plain = trainer(model, 0.0).compute_loss(model, inputs)
+    assert torch.isclose(trainer(model, 5.0).compute_loss(model, inputs), plain, atol=1e-6)
+
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_bert, num_labels=3,
+                                                               hidden_dropout_prob=0.3)
+    model.train()
+    rdrop = trainer(model, 2.0)  # the Trainer seeds torch: draw the masks after it
+    torch.manual_seed(1)
+    loss, outputs = rdrop.compute_loss(model, inputs, return_outputs=True)
+    assert outputs.logits.shape == (4, 3)
+    torch.manual_seed(1)  # the same two dropout masks, drawn by hand
+    doubled = model(**{k: torch.cat([v, v]) for k, v in inputs.items() if k != "labels"})
+    a, b = doubled.logits.chunk(2)
+    y = inputs["labels"]
+    bce = torch.nn.functional.binary_cross_entropy_with_logits
+    expected = 0.5 * (bce(a, y) + bce(b, y)) + 2.0 * rdrop_divergence(a, b)
+    assert rdrop_divergence(a, b) > 0
+    assert torch.isclose(loss, expected, atol=1e-6)
+    model.eval()
+    assert torch.isclose(trainer(model, 2.0).compute_loss(model, inputs),
+                         trainer(model, 0.0).compute_loss(model, inputs))
+
+
 def test_freeze_lower_layers_stops_their_gradients(tiny_bert: Path) -> None:
     from transformers import AutoModelForSequenceClassification
 

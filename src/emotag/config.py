@@ -134,6 +134,10 @@ class TrainConfig:
     asl_gamma_neg: float = _help("asymmetric: gamma for negatives.", 4.0)
     asl_clip: float = _help("asymmetric: probability margin for negatives.", 0.05)
     label_smoothing: float = _help("Targets become y*(1-s) + s/2.", 0.0)
+    rdrop_alpha: float = _help(
+        "R-Drop: each batch runs twice with different dropout masks; the loss is the mean of "
+        "both passes' losses + this x their symmetric KL divergence. 0: off (one pass); > 0 "
+        "doubles the cost of a training step.", 0.0)
     distill_teacher: str | None = _help(
         "Knowledge distillation: a teacher run folder (a model or an `emotag ensemble` folder) "
         "whose probabilities on the training texts become the targets.", None)
@@ -153,6 +157,8 @@ class TrainConfig:
             raise ConfigError(f"train.loss={self.loss!r}; expected one of {', '.join(LOSSES)}")
         if not 0.0 <= self.label_smoothing < 0.5:
             raise ConfigError(f"train.label_smoothing={self.label_smoothing}; expected [0, 0.5)")
+        if self.rdrop_alpha < 0:
+            raise ConfigError(f"train.rdrop_alpha={self.rdrop_alpha}; expected 0 (off) or more")
         if self.batch_size < 1 or self.eval_batch_size < 1:
             raise ConfigError("train.batch_size and train.eval_batch_size must be positive")
 

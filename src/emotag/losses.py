@@ -49,6 +49,18 @@ def asymmetric_loss(logits: torch.Tensor, targets: torch.Tensor, gamma_neg: floa
     return -(loss_pos + loss_neg).mean()
 
 
+def rdrop_divergence(logits_a: torch.Tensor, logits_b: torch.Tensor) -> torch.Tensor:
+    """R-Drop's consistency term (Liang et al. 2021) for independent binary labels.
+
+    The symmetric Bernoulli divergence ``(KL(p||q) + KL(q||p)) / 2`` of two dropout passes,
+    averaged over every (example, label) cell like the losses. For Bernoulli distributions the
+    sum of both KLs is exactly ``(p - q) * (logit p - logit q)``, which needs no logarithm of
+    a probability and so stays finite for saturated logits.
+    """
+    return 0.5 * ((torch.sigmoid(logits_a) - torch.sigmoid(logits_b))
+                  * (logits_a - logits_b)).mean()
+
+
 def build_loss(cfg: TrainConfig, train_labels: np.ndarray | None = None) -> LossFn:
     """The loss named by ``cfg.loss`` (``weighted_bce`` needs the training labels)."""
     eps = cfg.label_smoothing

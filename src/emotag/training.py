@@ -18,7 +18,7 @@ import torch
 from transformers import Trainer, TrainerCallback
 from transformers.trainer_pt_utils import LengthGroupedSampler, get_length_grouped_indices
 
-from .losses import LossFn
+from .losses import LossFn, rdrop_divergence
 
 REQUIRED_CHECKPOINT_FILES = ("trainer_state.json", "optimizer.pt", "scheduler.pt")
 
@@ -57,18 +57,21 @@ class EpochSeededLengthGroupedSampler(LengthGroupedSampler):
 
 
 class EmotagTrainer(Trainer):
-    """A Trainer whose loss is a setting (BCE, weighted BCE, focal, asymmetric).
+    """A Trainer whose loss is a setting (BCE, weighted BCE, focal, asymmetric), optionally
+    with R-Drop's consistency term (``rdrop_alpha`` > 0).
 
     Labels are float multi-hot vectors; logits are cast to float32 before the loss so bf16
     autocast never degrades the loss computation.
     """
 
     def __init__(self, *args: Any, loss_fn: LossFn, head_learning_rate: float | None = None,
-                 layerwise_lr_decay: float = 1.0, **kwargs: Any) -> None:
+                 layerwise_lr_decay: float = 1.0, rdrop_alpha: float = 0.0,
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.loss_fn = loss_fn
         self.head_learning_rate = head_learning_rate
         self.layerwise_lr_decay = layerwise_lr_decay
+        self.rdrop_alpha = rdrop_alpha
 
     def _get_train_sampler(self, train_dataset: Any = None) -> Any:
         if self.args.train_sampling_strategy != "group_by_length":
@@ -125,9 +128,18 @@ class EmotagTrainer(Trainer):
                      return_outputs: bool = False,
                      num_items_in_batch: torch.Tensor | int | None = None) -> Any:
         inputs = dict(inputs)
-        labels = inputs.pop("labels")
+        labels = inputs.pop("labels").float()
+        if self.rdrop_alpha > 0 and model.training:
+            # R-Drop: the batch twice in one forward pass (two dropout masks, one set of
+            # kernels); the first half's outputs stand for the batch.
+            outputs = model(**{k: torch.cat([v, v]) for k, v in inputs.items()})
+            first, second = outputs.logits.float().chunk(2)
+            loss = (0.5 * (self.loss_fn(first, labels) + self.loss_fn(second, labels))
+                    + self.rdrop_alpha * rdrop_divergence(first, second))
+            outputs.logits = outputs.logits[: len(labels)]
+            return (loss, outputs) if return_outputs else loss
         outputs = model(**inputs)
-        loss = self.loss_fn(outputs.logits.float(), labels.float())
+        loss = self.loss_fn(outputs.logits.float(), labels)
         return (loss, outputs) if return_outputs else loss
 
 

@@ -139,7 +139,7 @@ class TransformerClassifier(TokenWindows, EmotionClassifier):
             processing_class=self.tokenizer_, compute_metrics=macro_f1_at_half,
             loss_fn=build_loss(cfg, np.asarray(train.labels)), callbacks=callbacks,
             head_learning_rate=cfg.head_learning_rate,
-            layerwise_lr_decay=cfg.layerwise_lr_decay)
+            layerwise_lr_decay=cfg.layerwise_lr_decay, rdrop_alpha=cfg.rdrop_alpha)
         if cfg.stop_after_steps > 0:
             trainer.add_callback(StopAfterSteps(cfg.stop_after_steps))
         checkpoint = (last_complete_checkpoint(ckpt_dir, remove_incomplete=ddp.is_main_process())
