@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 from sklearn.metrics import f1_score
-from sklearn.model_selection import KFold
 
 from emotag.data import load_goemotions
+from emotag.ensemble import dev_folds
 from emotag.labels import group_matrix, taxonomy_columns
 from emotag.thresholds import ThresholdTuner
 
@@ -50,13 +50,12 @@ def main() -> None:
     print("| ---: | --- | --- | --- | ---: |")
     for weight in a.weights:
         plain, tuned = [], []
-        for seed in (0, 1):
-            for fit, held in KFold(5, shuffle=True, random_state=seed).split(probs):
-                base = ThresholdTuner().fit(probs[fit], y[fit])
-                plain.append(scores(y[held], base.predict(probs[held]), names))
-                grouped = ThresholdTuner(group_weight=weight, groups=groups)
-                grouped.fit(probs[fit], y[fit])
-                tuned.append(scores(y[held], grouped.predict(probs[held]), names))
+        for fit, held in dev_folds(len(probs)):  # the folds `emotag ensemble` scores on
+            base = ThresholdTuner().fit(probs[fit], y[fit])
+            plain.append(scores(y[held], base.predict(probs[held]), names))
+            grouped = ThresholdTuner(group_weight=weight, groups=groups)
+            grouped.fit(probs[fit], y[fit])
+            tuned.append(scores(y[held], grouped.predict(probs[held]), names))
         p, r = np.mean(plain, 0), np.mean(tuned, 0)
         print(f"| {weight:g} | {' / '.join(f'{v:.4f}' for v in p)} | "
               f"{' / '.join(f'{v:.4f}' for v in r)} | "

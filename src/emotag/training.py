@@ -137,9 +137,9 @@ class EmotagTrainer(Trainer):
             loss = (0.5 * (self.loss_fn(first, labels) + self.loss_fn(second, labels))
                     + self.rdrop_alpha * rdrop_divergence(first, second))
             outputs.logits = outputs.logits[: len(labels)]
-            return (loss, outputs) if return_outputs else loss
-        outputs = model(**inputs)
-        loss = self.loss_fn(outputs.logits.float(), labels)
+        else:
+            outputs = model(**inputs)
+            loss = self.loss_fn(outputs.logits.float(), labels)
         return (loss, outputs) if return_outputs else loss
 
 
