@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from emotag.ensemble import combine, dev_folds, held_out_macro_f1, search_weights, simplex_grid
+from emotag.ensemble import combine, dev_folds, held_out_score, search_weights, simplex_grid
 from emotag.errors import ConfigError, ModelFormatError
 from emotag.io_utils import atomic_save_npy, atomic_write_json
 from emotag.labels import GOEMOTIONS_LABELS
@@ -43,7 +43,7 @@ def test_held_out_selection_scores_weights_on_rows_their_thresholds_never_saw() 
     # the held-out score is the mean over 10 folds of thresholds fitted on the other rows ...
     folds = dev_folds(len(y))
     assert len(folds) == 10 and all(len(np.intersect1d(f, h)) == 0 for f, h in folds)
-    assert held_score == pytest.approx(held_out_macro_f1(combine([noise, good], held_w), y, folds))
+    assert held_score == pytest.approx(held_out_score(combine([noise, good], held_w), y, folds))
     # ... which the in-sample score (thresholds read on the rows they were fitted on) flatters
     assert held_score < in_score
     with pytest.raises(ConfigError, match="held_out"):
@@ -97,6 +97,12 @@ def test_ensemble_run_end_to_end(tmp_path: Path, tiny_data: Path,
     held = json.loads((tmp_path / "ens-h" / "ensemble.json").read_text())
     assert held["weights"][0] >= 0.5
     assert (held["weight_selection"], held["weight_top"]) == ("held_out", 2)
+    assert held["weight_score"] == "macro_f1"
+    # with --group-weight the held-out search scores what the thresholds are tuned for
+    ensemble_run([a, b], tmp_path / "ens-hg", step=0.5, selection="held_out", top=2,
+                 group_weight=1.0)
+    held_g = json.loads((tmp_path / "ens-hg" / "ensemble.json").read_text())
+    assert held_g["weight_score"] == "macro_f1 + 1 x (ekman + sentiment macro_f1)"
     assert saved["weight_selection"] == "in_sample" and "weight_top" not in saved
     with pytest.raises(ConfigError, match="--select 'cv'"):
         ensemble_run([a, b], tmp_path / "ens-x", selection="cv")

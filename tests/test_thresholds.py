@@ -14,6 +14,7 @@ from emotag.thresholds import (
     DEFAULT_GRID,
     ThresholdTuner,
     f1_at_thresholds,
+    group_objective,
     micro_f1_at_thresholds,
     retune_for_groups,
 )
@@ -278,6 +279,21 @@ def test_group_weight_climbs_its_objective_on_what_it_was_fitted_on(weight: floa
     if weight == 10.0:  # the group matters most: the rare, noisy member is raised
         assert g_groups > p_groups + 1e-3
         assert grouped.thresholds_[1] > plain.thresholds_[1]
+
+
+def test_score_is_the_objective_the_tuner_fits_for():
+    probs, y = frequent_and_rare_member()
+    groups = [[[0, 1], [2]]]
+    plain = ThresholdTuner(strategy="per_label").fit(probs, y)
+    macro, _ = grouped_scores(probs, y, plain.thresholds_, groups)
+    assert plain.score(probs, y) == pytest.approx(macro)  # no groups: macro-F1 alone
+    grouped = ThresholdTuner(strategy="per_label", group_weight=2.0, groups=groups)
+    grouped.fit(probs, y)
+    g_macro, g_groups = grouped_scores(probs, y, grouped.thresholds_, groups)
+    assert grouped.score(probs, y) == pytest.approx(g_macro + 2.0 * g_groups)
+    assert group_objective(y, grouped.predict(probs), groups, 2.0) == pytest.approx(
+        g_macro + 2.0 * g_groups)
+    assert group_objective(y, grouped.predict(probs), groups, 0.0) == pytest.approx(g_macro)
 
 
 def test_group_retuning_keeps_the_shrinkage_of_per_label_shrunk():

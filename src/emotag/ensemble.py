@@ -8,6 +8,9 @@ Two ways to score a simplex point (``selection``): ``in_sample`` tunes every lab
 on all of dev and reads macro-F1 on the same rows, which flatters points whose rare labels
 happen to fit; ``held_out`` re-scores the ``top`` best in-sample points with thresholds fitted
 on 4/5 of dev and read on the other fifth (5 folds x 2 shuffles) and keeps the best of those.
+The held-out score is the threshold tuner's own objective (``ThresholdTuner.score``): macro-F1,
+plus the Ekman and sentiment macro-F1s when the thresholds are re-tuned for those groups, so the
+weights are picked for what the thresholds then aim at.
 """
 
 from __future__ import annotations
@@ -81,10 +84,11 @@ def dev_folds(n_rows: int, n_splits: int = 5, repeats: int = 2
             for split in KFold(n_splits, shuffle=True, random_state=seed).split(rows)]
 
 
-def held_out_macro_f1(probs: np.ndarray, y: np.ndarray,
-                      folds: Sequence[tuple[np.ndarray, np.ndarray]],
-                      tuner: ThresholdTuner | None = None) -> float:
-    """Mean macro-F1 on each held-out fold of thresholds fitted on the rest of dev."""
+def held_out_score(probs: np.ndarray, y: np.ndarray,
+                   folds: Sequence[tuple[np.ndarray, np.ndarray]],
+                   tuner: ThresholdTuner | None = None) -> float:
+    """Mean score on each held-out fold of thresholds fitted on the rest of dev: macro-F1,
+    plus the groups' macro-F1s when ``tuner`` re-tunes for them (``ThresholdTuner.score``)."""
     from sklearn.base import clone
 
     template = tuner if tuner is not None else ThresholdTuner(grid=SEARCH_GRID)
@@ -102,15 +106,15 @@ def check_selection(selection: str) -> None:
 def score_weightings(dev_probs: Sequence[np.ndarray], y_dev: np.ndarray, step: float = 0.1, *,
                      held_out: int | None = 0, tuner: ThresholdTuner | None = None
                      ) -> tuple[np.ndarray, np.ndarray, dict[int, float]]:
-    """Every simplex point, its in-sample dev macro-F1, and the held-out macro-F1 of the
-    ``held_out`` best in-sample points (None: all; 0: none), keyed by point index in
-    in-sample rank order."""
+    """Every simplex point, its in-sample dev macro-F1, and the held-out score
+    (:func:`held_out_score`) of the ``held_out`` best in-sample points (None: all; 0: none),
+    keyed by point index in in-sample rank order."""
     points = simplex_grid(len(dev_probs), step)
     in_sample = np.array([tuned_macro_f1(combine(dev_probs, w), y_dev, SEARCH_GRID)
                           for w in points])
     ranked = np.argsort(-in_sample, kind="stable")[:held_out]
     folds = dev_folds(len(y_dev)) if len(ranked) else []
-    held = {int(i): held_out_macro_f1(combine(dev_probs, points[i]), y_dev, folds, tuner)
+    held = {int(i): held_out_score(combine(dev_probs, points[i]), y_dev, folds, tuner)
             for i in ranked}
     return points, in_sample, held
 
@@ -118,12 +122,12 @@ def score_weightings(dev_probs: Sequence[np.ndarray], y_dev: np.ndarray, step: f
 def search_weights(dev_probs: Sequence[np.ndarray], y_dev: np.ndarray, step: float = 0.1, *,
                    selection: str = "in_sample", top: int = 30,
                    tuner: ThresholdTuner | None = None) -> tuple[np.ndarray, float]:
-    """The simplex point with the best dev macro-F1 and that score.
+    """The simplex point with the best dev score and that score.
 
     ``in_sample``: per-label best thresholds on all of dev (ties: the earliest point).
     ``held_out``: of the ``top`` best in-sample points, the one whose thresholds (``tuner``,
     default per-label shrunk; cloned per fold) score best on held-out dev folds; the returned
-    score is then that held-out macro-F1.
+    score is then that held-out score (macro-F1, plus the groups' when ``tuner`` has them).
     """
     check_selection(selection)
     if len(dev_probs) == 1:

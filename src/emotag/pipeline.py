@@ -227,6 +227,13 @@ def evaluate_saved(model_dir: Path, config: EmotagConfig, split_names: list[str]
     return evaluate_run(model, chosen, output_dir, thresholds=tuner)
 
 
+def _held_out_objective(tuner: ThresholdTuner) -> str:
+    """How ``ensemble.json`` names what the held-out weight search maximised."""
+    if tuner.group_weight and tuner.groups:
+        return f"macro_f1 + {tuner.group_weight:g} x (ekman + sentiment macro_f1)"
+    return "macro_f1"
+
+
 def ensemble_run(run_dirs: list[Path], output_dir: Path, *, step: float = 0.1,
                  strategy: str = "per_label_shrunk", prior_strength: float = 20.0,
                  group_weight: float = 0.0, selection: str = "in_sample",
@@ -249,8 +256,11 @@ def ensemble_run(run_dirs: list[Path], output_dir: Path, *, step: float = 0.1,
             if got is not None and got.shape != y.shape:
                 raise DataError(f"{r.path}: {name} predictions {got.shape} do not match the "
                                 f"{name} split {y.shape}")
-    held_out_tuner = ThresholdTuner(strategy=strategy, prior_strength=prior_strength,
-                                    grid=SEARCH_GRID)
+    # Weights are scored held out by the objective the final thresholds are tuned for.
+    held_out_tuner = ThresholdTuner.from_config(
+        ThresholdConfig(strategy=strategy, prior_strength=prior_strength,
+                        group_weight=group_weight), runs[0].label_names)
+    held_out_tuner.grid = SEARCH_GRID
     weights, dev, test = build_ensemble(runs, targets["dev"], step=step, selection=selection,
                                         top=top, tuner=held_out_tuner)
     probs = {"dev": dev} | ({"test": test} if test is not None else {})
@@ -260,7 +270,8 @@ def ensemble_run(run_dirs: list[Path], output_dir: Path, *, step: float = 0.1,
     atomic_write_json(output_dir / "ensemble.json", {
         "label_names": runs[0].label_names, "members": members, "weights": rounded,
         "weight_step": step, "weight_selection": selection}
-        | ({"weight_top": top} if selection == "held_out" else {}))
+        | ({"weight_top": top, "weight_score": _held_out_objective(held_out_tuner)}
+           if selection == "held_out" else {}))
     atomic_write_json(output_dir / CONFIG_FILE, config.to_dict())
     tuner = ThresholdTuner.from_config(
         ThresholdConfig(strategy=strategy, prior_strength=prior_strength,
