@@ -240,6 +240,8 @@ def ensemble_run(run_dirs: list[Path], output_dir: Path, *, step: float = 0.1,
                  top: int = 30) -> dict[str, Any]:
     """``emotag ensemble``: weights and thresholds on dev from saved run predictions
     (``selection``/``top``: see :func:`emotag.ensemble.search_weights`)."""
+    from sklearn.base import clone
+
     from .ensemble import SEARCH_GRID, build_ensemble, check_selection, load_run_predictions
 
     check_selection(selection)  # before any file is read
@@ -256,11 +258,12 @@ def ensemble_run(run_dirs: list[Path], output_dir: Path, *, step: float = 0.1,
             if got is not None and got.shape != y.shape:
                 raise DataError(f"{r.path}: {name} predictions {got.shape} do not match the "
                                 f"{name} split {y.shape}")
-    # Weights are scored held out by the objective the final thresholds are tuned for.
-    held_out_tuner = ThresholdTuner.from_config(
+    tuner = ThresholdTuner.from_config(
         ThresholdConfig(strategy=strategy, prior_strength=prior_strength,
                         group_weight=group_weight), runs[0].label_names)
-    held_out_tuner.grid = SEARCH_GRID
+    # Weights are scored held out by the objective the final thresholds are tuned for
+    # (ThresholdTuner.score), on the coarser search grid.
+    held_out_tuner = clone(tuner).set_params(grid=SEARCH_GRID)
     weights, dev, test = build_ensemble(runs, targets["dev"], step=step, selection=selection,
                                         top=top, tuner=held_out_tuner)
     probs = {"dev": dev} | ({"test": test} if test is not None else {})
@@ -273,9 +276,6 @@ def ensemble_run(run_dirs: list[Path], output_dir: Path, *, step: float = 0.1,
         | ({"weight_top": top, "weight_score": _held_out_objective(held_out_tuner)}
            if selection == "held_out" else {}))
     atomic_write_json(output_dir / CONFIG_FILE, config.to_dict())
-    tuner = ThresholdTuner.from_config(
-        ThresholdConfig(strategy=strategy, prior_strength=prior_strength,
-                        group_weight=group_weight), runs[0].label_names)
     info = {"type": "ensemble", "members": members, "weights": rounded,
             "weight_selection": selection}
     if group_weight:
