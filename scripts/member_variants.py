@@ -27,14 +27,13 @@ from sklearn.model_selection import KFold
 from emotag.calibration import PlattCalibrator
 from emotag.data import load_goemotions
 from emotag.ensemble import RunPredictions, load_run_predictions
-from emotag.io_utils import atomic_write_json
+from emotag.io_utils import atomic_save_npy, atomic_write_json
 
 
 def write_member(out: Path, label_names: list[str], dev: np.ndarray, test: np.ndarray,
                  note: str) -> None:
-    (out / "predictions").mkdir(parents=True, exist_ok=True)
-    np.save(out / "predictions" / "dev_probs.npy", dev.astype(np.float32))
-    np.save(out / "predictions" / "test_probs.npy", test.astype(np.float32))
+    atomic_save_npy(out / "predictions" / "dev_probs.npy", dev.astype(np.float32))
+    atomic_save_npy(out / "predictions" / "test_probs.npy", test.astype(np.float32))
     atomic_write_json(out / "ensemble.json", {"label_names": label_names, "note": note})
 
 
