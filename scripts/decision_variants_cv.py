@@ -31,15 +31,11 @@ from pathlib import Path
 import numpy as np
 from group_threshold_cv import scores
 
+from emotag.calibration import logit
 from emotag.data import load_goemotions
 from emotag.ensemble import combine, dev_folds, load_run_predictions
 from emotag.labels import taxonomy_columns
 from emotag.thresholds import ThresholdTuner
-
-
-def logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(p.astype(np.float64), 1e-7, 1 - 1e-7)
-    return np.log(p) - np.log1p(-p)
 
 
 def top1_fallback(probs: np.ndarray, pred: np.ndarray) -> np.ndarray:
@@ -116,6 +112,7 @@ def main() -> None:
         r = np.mean(rows, 0)
         print(f"| {variant} | {' / '.join(f'{v:.4f}' for v in r)} | {r.sum():.4f} | "
               f"{np.mean(empty):.2%} |")
+
 
 if __name__ == "__main__":
     main()

@@ -18,22 +18,16 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-from sklearn.metrics import f1_score
 
 from emotag.data import load_goemotions
 from emotag.ensemble import dev_folds
-from emotag.labels import group_matrix, taxonomy_columns
-from emotag.thresholds import ThresholdTuner
+from emotag.labels import taxonomy_columns
+from emotag.thresholds import ThresholdTuner, grouped_macro_f1s
 
 
 def scores(y: np.ndarray, pred: np.ndarray, names: list[str]) -> np.ndarray:
     """(macro-F1, Ekman macro-F1, sentiment macro-F1) of 0/1 decisions."""
-    out = [f1_score(y, pred, average="macro", zero_division=0)]
-    for taxonomy in ("ekman", "sentiment"):
-        out.append(f1_score(group_matrix(y, names, taxonomy)[0],
-                            group_matrix(pred, names, taxonomy)[0], average="macro",
-                            zero_division=0))
-    return np.array(out)
+    return grouped_macro_f1s(y, pred, taxonomy_columns(names))
 
 
 def main() -> None:

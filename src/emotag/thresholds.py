@@ -52,11 +52,11 @@ def micro_f1_at_thresholds(probs: np.ndarray, y: np.ndarray, grid: np.ndarray) -
     return out
 
 
-def group_objective(y: np.ndarray, pred: np.ndarray,
-                    groups: Sequence[Sequence[Sequence[int]]], group_weight: float) -> float:
-    """``macro-F1 + group_weight * sum of the groupings' macro-F1s`` of 0/1 decisions: what
-    :func:`retune_for_groups` maximises, so that weights or settings chosen by it aim at the
-    same thing as the thresholds (a group is predicted when any of its columns is)."""
+def grouped_macro_f1s(y: np.ndarray, pred: np.ndarray,
+                      groups: Sequence[Sequence[Sequence[int]]]) -> np.ndarray:
+    """Macro-F1 of 0/1 decisions over the labels, then over each grouping's groups (a group is
+    predicted, or true, when any of its columns is): for GoEmotions with
+    :func:`emotag.labels.taxonomy_columns`, (macro, Ekman, sentiment) macro-F1."""
     y = np.asarray(y).astype(bool)
     pred = np.asarray(pred).astype(bool)
 
@@ -64,12 +64,21 @@ def group_objective(y: np.ndarray, pred: np.ndarray,
         return float(_f1((p & t).sum(0).astype(np.float64), (p & ~t).sum(0),
                          (~p & t).sum(0)).mean())
 
-    value = macro(y, pred)
-    for grouping in groups if group_weight else ():
+    out = [macro(y, pred)]
+    for grouping in groups:
         g_true = np.stack([y[:, list(cols)].any(axis=1) for cols in grouping], axis=1)
         g_pred = np.stack([pred[:, list(cols)].any(axis=1) for cols in grouping], axis=1)
-        value += group_weight * macro(g_true, g_pred)
-    return value
+        out.append(macro(g_true, g_pred))
+    return np.array(out)
+
+
+def group_objective(y: np.ndarray, pred: np.ndarray,
+                    groups: Sequence[Sequence[Sequence[int]]], group_weight: float) -> float:
+    """``macro-F1 + group_weight * sum of the groupings' macro-F1s`` of 0/1 decisions: what
+    :func:`retune_for_groups` maximises, so that weights or settings chosen by it aim at the
+    same thing as the thresholds."""
+    parts = grouped_macro_f1s(y, pred, groups if group_weight else ())
+    return float(parts[0] + group_weight * parts[1:].sum())
 
 
 def retune_for_groups(probs: np.ndarray, y: np.ndarray, thresholds: np.ndarray,
