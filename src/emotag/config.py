@@ -134,6 +134,11 @@ class TrainConfig:
     asl_gamma_neg: float = _help("asymmetric: gamma for negatives.", 4.0)
     asl_clip: float = _help("asymmetric: probability margin for negatives.", 0.05)
     label_smoothing: float = _help("Targets become y*(1-s) + s/2.", 0.0)
+    group_loss_weight: float = _help(
+        "GoEmotions labels: add this x the BCE of each Ekman and sentiment group's noisy-OR "
+        "probability 1 - prod(1 - p) against whether any member is gold (one term per "
+        "grouping). The model keeps its 28 outputs; the groups only shape the loss. 0: off.",
+        0.0)
     rdrop_alpha: float = _help(
         "R-Drop: each batch runs twice with different dropout masks; the loss is the mean of "
         "both passes' losses + this x their symmetric KL divergence. 0: off (one pass); > 0 "
@@ -157,6 +162,9 @@ class TrainConfig:
             raise ConfigError(f"train.loss={self.loss!r}; expected one of {', '.join(LOSSES)}")
         if not 0.0 <= self.label_smoothing < 0.5:
             raise ConfigError(f"train.label_smoothing={self.label_smoothing}; expected [0, 0.5)")
+        if self.group_loss_weight < 0:
+            raise ConfigError(f"train.group_loss_weight={self.group_loss_weight}; expected 0 "
+                              "(off) or more")
         if self.rdrop_alpha < 0:
             raise ConfigError(f"train.rdrop_alpha={self.rdrop_alpha}; expected 0 (off) or more")
         if self.batch_size < 1 or self.eval_batch_size < 1:

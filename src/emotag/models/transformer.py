@@ -108,6 +108,7 @@ class TransformerClassifier(TokenWindows, EmotionClassifier):
 
         cfg = self.train_config
         self.label_names = list(self.label_names or train.label_names)
+        loss_fn = build_loss(cfg, np.asarray(train.labels), self.label_names)  # fails early
         set_threads(cfg.num_threads)
         set_seed(cfg.seed)
         self._build()
@@ -137,7 +138,7 @@ class TransformerClassifier(TokenWindows, EmotionClassifier):
             model=self.model_, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
             data_collator=DataCollatorWithPadding(self.tokenizer_),
             processing_class=self.tokenizer_, compute_metrics=macro_f1_at_half,
-            loss_fn=build_loss(cfg, np.asarray(train.labels)), callbacks=callbacks,
+            loss_fn=loss_fn, callbacks=callbacks,
             head_learning_rate=cfg.head_learning_rate,
             layerwise_lr_decay=cfg.layerwise_lr_decay, rdrop_alpha=cfg.rdrop_alpha)
         if cfg.stop_after_steps > 0:
