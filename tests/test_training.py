@@ -291,3 +291,26 @@ def test_stop_after_steps_keeps_the_schedule_and_resumes(tmp_path: Path, tiny_da
     assert not (part / "checkpoints").exists()
     np.testing.assert_allclose(np.load(part / "predictions" / "dev_probs.npy"),
                                np.load(whole / "predictions" / "dev_probs.npy"), atol=1e-5)
+
+
+def test_auxiliary_group_outputs_train_and_are_cut_before_saving(tmp_path: Path,
+                                                                  tiny_data: Path,
+                                                                  tiny_bert: Path) -> None:
+    """train.aux_group_weight: the head trains with 28 + 11 outputs (Ekman and sentiment
+    groups) and the saved model has the 28 labels only, scored as it was evaluated."""
+    from emotag.data import load_goemotions
+    from emotag.labels import GOEMOTIONS_LABELS
+
+    cfg = load_config(None, tiny_overrides(tiny_data, tiny_bert,
+                                           **{"train.aux_group_weight": 1.0}))
+    train_run(cfg, tmp_path / "aux")
+    hf = json.loads((tmp_path / "aux" / "transformer" / "config.json").read_text())
+    assert list(hf["id2label"].values()) == list(GOEMOTIONS_LABELS)
+    losses = [h["loss"] for h in json.loads(
+        (tmp_path / "aux" / "run_log.json").read_text())["log_history"] if "loss" in h]
+    assert losses and all(np.isfinite(losses))
+    dev = load_goemotions(tiny_data)["dev"]
+    saved = np.load(tmp_path / "aux" / "predictions" / "dev_probs.npy")
+    assert saved.shape == (len(dev.texts), len(GOEMOTIONS_LABELS))
+    np.testing.assert_allclose(emotag.load(tmp_path / "aux").predict_proba(dev.texts), saved,
+                               atol=1e-5)

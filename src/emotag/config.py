@@ -139,6 +139,11 @@ class TrainConfig:
         "probability 1 - prod(1 - p) against whether any member is gold (one term per "
         "grouping). The model keeps its 28 outputs; the groups only shape the loss. 0: off.",
         0.0)
+    aux_group_weight: float = _help(
+        "GoEmotions labels: multi-task training with one extra output per Ekman and sentiment "
+        "group (target: any member is gold), their BCE weighted by this (one term per "
+        "grouping). The extra outputs are cut before saving: the saved model has the 28. "
+        "0: off.", 0.0)
     rdrop_alpha: float = _help(
         "R-Drop: each batch runs twice with different dropout masks; the loss is the mean of "
         "both passes' losses + this x their symmetric KL divergence. 0: off (one pass); > 0 "
@@ -164,6 +169,9 @@ class TrainConfig:
             raise ConfigError(f"train.label_smoothing={self.label_smoothing}; expected [0, 0.5)")
         if self.group_loss_weight < 0:
             raise ConfigError(f"train.group_loss_weight={self.group_loss_weight}; expected 0 "
+                              "(off) or more")
+        if self.aux_group_weight < 0:
+            raise ConfigError(f"train.aux_group_weight={self.aux_group_weight}; expected 0 "
                               "(off) or more")
         if self.rdrop_alpha < 0:
             raise ConfigError(f"train.rdrop_alpha={self.rdrop_alpha}; expected 0 (off) or more")

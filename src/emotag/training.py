@@ -211,11 +211,14 @@ def _state_ok(path: Path) -> bool:
         return False
 
 
-def macro_f1_at_half(eval_pred: Any) -> dict[str, float]:
-    """``compute_metrics`` for the Trainer: dev macro/micro-F1 at 0.5 after each epoch."""
+def macro_f1_at_half(eval_pred: Any, n_labels: int | None = None) -> dict[str, float]:
+    """``compute_metrics`` for the Trainer: dev macro/micro-F1 at 0.5 after each epoch, on
+    the first ``n_labels`` outputs (the labels, not training-only auxiliary outputs)."""
     from sklearn.metrics import f1_score
 
     logits, labels = eval_pred.predictions, eval_pred.label_ids
+    if n_labels is not None:
+        logits, labels = logits[:, :n_labels], labels[:, :n_labels]
     pred = (logits > 0).astype(np.uint8)  # sigmoid(x) >= 0.5  <=>  x >= 0
     y = labels.astype(np.uint8)
     return {"macro_f1": float(f1_score(y, pred, average="macro", zero_division=0)),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +69,9 @@ class TransformerClassifier(TokenWindows, EmotionClassifier):
         self.train_config = train_config or TrainConfig()
 
     # ------------------------------------------------------------------ building
-    def _build(self) -> None:
+    def _build(self, extra_outputs: Sequence[str] = ()) -> None:
+        """Load the backbone with a fresh head: one output per label, then ``extra_outputs``
+        (training-only auxiliary outputs, cut again by ``drop_auxiliary_outputs``)."""
         from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
         path = resolve_backbone(self.backbone)
@@ -77,10 +80,11 @@ class TransformerClassifier(TokenWindows, EmotionClassifier):
             kwargs["hidden_dropout_prob"] = self.dropout
         if self.num_hidden_layers is not None:  # the lowest N pretrained layers are loaded
             kwargs["num_hidden_layers"] = int(self.num_hidden_layers)
+        outputs = self.label_names + list(extra_outputs)
         config = AutoConfig.from_pretrained(
-            path, num_labels=len(self.label_names), problem_type="multi_label_classification",
-            id2label=dict(enumerate(self.label_names)),
-            label2id={n: i for i, n in enumerate(self.label_names)}, **kwargs)
+            path, num_labels=len(outputs), problem_type="multi_label_classification",
+            id2label=dict(enumerate(outputs)),
+            label2id={n: i for i, n in enumerate(outputs)}, **kwargs)
         model_cls = model_class(config.model_type, self.pooling)
         if model_cls is None:
             model_cls = AutoModelForSequenceClassification
@@ -97,6 +101,12 @@ class TransformerClassifier(TokenWindows, EmotionClassifier):
         """
         from transformers import DataCollatorWithPadding, TrainingArguments, set_seed
 
+        from ..auxiliary_groups import (
+            auxiliary_groups,
+            drop_auxiliary_outputs,
+            with_auxiliary_loss,
+            with_group_targets,
+        )
         from ..losses import build_loss
         from ..training import (
             EmotagTrainer,
@@ -109,16 +119,26 @@ class TransformerClassifier(TokenWindows, EmotionClassifier):
         cfg = self.train_config
         self.label_names = list(self.label_names or train.label_names)
         loss_fn = build_loss(cfg, np.asarray(train.labels), self.label_names)  # fails early
+        groups = auxiliary_groups(self.label_names) if cfg.aux_group_weight > 0 else []
+        if groups:
+            loss_fn = with_auxiliary_loss(loss_fn, len(self.label_names), groups,
+                                          cfg.aux_group_weight)
+
+        def targets(labels: np.ndarray) -> np.ndarray:
+            return with_group_targets(labels, groups) if groups else labels
+
         set_threads(cfg.num_threads)
         set_seed(cfg.seed)
-        self._build()
+        self._build(extra_outputs=[name for name, _ in groups])
         freeze_lower_layers(self.model_, cfg.freeze_layers)
         work_dir = Path(work_dir or "emotag-work")
         ckpt_dir = work_dir / "checkpoints"
-        train_ds = tokenize_split(self.tokenizer_, train.texts, train.labels, self.max_length)
+        train_ds = tokenize_split(self.tokenizer_, train.texts, targets(train.labels),
+                                  self.max_length)
         eval_ds = None
         if dev is not None and cfg.eval_each_epoch:
-            eval_ds = tokenize_split(self.tokenizer_, dev.texts, dev.labels, self.max_length)
+            eval_ds = tokenize_split(self.tokenizer_, dev.texts, targets(dev.labels),
+                                     self.max_length)
         args = TrainingArguments(
             output_dir=str(ckpt_dir), seed=cfg.seed, data_seed=cfg.seed,
             num_train_epochs=cfg.epochs, max_steps=cfg.max_steps,
@@ -137,7 +157,8 @@ class TransformerClassifier(TokenWindows, EmotionClassifier):
         trainer = EmotagTrainer(
             model=self.model_, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
             data_collator=DataCollatorWithPadding(self.tokenizer_),
-            processing_class=self.tokenizer_, compute_metrics=macro_f1_at_half,
+            processing_class=self.tokenizer_,
+            compute_metrics=partial(macro_f1_at_half, n_labels=len(self.label_names)),
             loss_fn=loss_fn, callbacks=callbacks,
             head_learning_rate=cfg.head_learning_rate,
             layerwise_lr_decay=cfg.layerwise_lr_decay, rdrop_alpha=cfg.rdrop_alpha)
@@ -147,6 +168,8 @@ class TransformerClassifier(TokenWindows, EmotionClassifier):
                       if resume else None)
         result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
         self.model_ = trainer.model
+        if groups:
+            drop_auxiliary_outputs(self.model_, self.label_names)
         self.model_.eval()
         self.log_history_ = list(trainer.state.log_history)
         self.train_runtime_s_ = float(result.metrics.get("train_runtime", 0.0))
