@@ -18,6 +18,12 @@ group-weight-1 thresholds of ``scripts/group_threshold_cv.py`` on the same held-
   stay under their thresholds; the group thresholds (or "off") are fitted on the same 4/5 of
   dev by coordinate ascent on the sum macro + Ekman + sentiment.
 
+- ``neutral conflicts`` (session 7): as built, and where neutral and at least one emotion
+  are predicted, ``r_n = p_neutral / t_neutral`` is compared with ``r_e``, the largest
+  ``p / t`` of the predicted emotions: neutral is dropped when ``r_e >= a * r_n``, the
+  emotions when ``r_n >= b * r_e``, both kept otherwise; ``a`` and ``b`` (or "never") are
+  fitted on the same 4/5 of dev for the sum macro + Ekman + sentiment.
+
 Prints macro / Ekman / sentiment macro-F1, their sum, and the share of empty dev rows.
 Dev only; test is not read.
 """
@@ -77,6 +83,39 @@ def fit_group_taus(probs: np.ndarray, y: np.ndarray, pred: np.ndarray, groups: l
     return taus
 
 
+CONFLICT_GRID = [1.0, 1.1, 1.25, 1.5, 2.0, 3.0, np.inf]  # inf: never
+
+
+def resolve_neutral_conflicts(probs: np.ndarray, pred: np.ndarray, thresholds: np.ndarray,
+                              neutral: int, a: float, b: float) -> np.ndarray:
+    """``pred`` with rows predicting neutral and an emotion resolved by threshold ratios."""
+    out = pred.copy()
+    ratio = probs / thresholds
+    emotions = np.delete(np.arange(pred.shape[1]), neutral)
+    r_e = np.where(out[:, emotions] == 1, ratio[:, emotions], -np.inf).max(axis=1)
+    r_n = ratio[:, neutral]
+    conflict = (out[:, neutral] == 1) & np.isfinite(r_e)
+    drop_neutral = conflict & (r_e >= a * r_n)
+    drop_emotions = conflict & ~drop_neutral & (r_n >= b * r_e)
+    out[drop_neutral, neutral] = 0
+    out[np.ix_(drop_emotions, emotions)] = 0
+    return out
+
+
+def fit_conflict_ratios(probs: np.ndarray, y: np.ndarray, pred: np.ndarray,
+                        thresholds: np.ndarray, neutral: int,
+                        names: list[str]) -> tuple[float, float]:
+    """The (a, b) of the grid with the best sum macro + Ekman + sentiment on these rows."""
+    best, best_ab = scores(y, pred, names).sum(), (np.inf, np.inf)
+    for a in CONFLICT_GRID:
+        for b in CONFLICT_GRID:
+            value = scores(y, resolve_neutral_conflicts(probs, pred, thresholds, neutral, a, b),
+                           names).sum()
+            if value > best + 1e-9:
+                best, best_ab = value, (a, b)
+    return best_ab
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("ensemble", type=Path)
@@ -93,11 +132,13 @@ def main() -> None:
     multi = [g for taxonomy in groups for g in taxonomy if len(g) > 1]
     variants = {"as built": (averaged, "none"), "top-1 fallback": (averaged, "top1"),
                 "logit average": (logit_averaged, "none"),
-                "group fallback": (averaged, "group")}
+                "group fallback": (averaged, "group"),
+                "neutral conflicts": (averaged, "neutral")}
+    neutral = names.index("neutral")
     print("| variant | macro / Ekman / sentiment | sum | empty dev rows (held out) |")
     print("| --- | --- | ---: | ---: |")
     for variant, (probs, post) in variants.items():
-        rows, empty = [], []
+        rows, empty, fitted = [], [], []
         for fit, held in dev_folds(len(y)):
             tuner = ThresholdTuner(group_weight=1.0, groups=groups).fit(probs[fit], y[fit])
             pred = tuner.predict(probs[held])
@@ -108,10 +149,18 @@ def main() -> None:
                 taus = fit_group_taus(probs[fit], y[fit], tuner.predict(probs[fit]), multi,
                                       names)
                 pred = group_fallback(probs[held], pred, multi, taus)
+            elif post == "neutral":
+                t = tuner.thresholds_
+                a_b = fit_conflict_ratios(probs[fit], y[fit], tuner.predict(probs[fit]), t,
+                                          neutral, names)
+                fitted.append(a_b)
+                pred = resolve_neutral_conflicts(probs[held], pred, t, neutral, *a_b)
             rows.append(scores(y[held], pred, names))
         r = np.mean(rows, 0)
         print(f"| {variant} | {' / '.join(f'{v:.4f}' for v in r)} | {r.sum():.4f} | "
               f"{np.mean(empty):.2%} |")
+        if fitted:
+            print(f"<!-- {variant}: (a, b) per fold {fitted} -->")
 
 
 if __name__ == "__main__":
