@@ -8,14 +8,10 @@ import torch
 import torch.nn.functional as F
 
 from emotag.config import TrainConfig
-from emotag.errors import ConfigError
-from emotag.labels import GOEMOTIONS_LABELS, taxonomy_columns
 from emotag.losses import (
     asymmetric_loss,
     build_loss,
     focal_loss,
-    group_noisy_or_loss,
-    membership_matrices,
     pos_weight_from_labels,
     rdrop_divergence,
 )
@@ -89,48 +85,3 @@ def test_rdrop_alpha_must_not_be_negative() -> None:
 
     with pytest.raises(ConfigError, match="rdrop_alpha"):
         TrainConfig(rdrop_alpha=-1.0)
-
-
-def _brute_force_group_bce(logits: torch.Tensor, targets: torch.Tensor,
-                           groupings: list[list[list[int]]]) -> torch.Tensor:
-    p = torch.sigmoid(logits.double())
-    total = torch.zeros((), dtype=torch.float64)
-    for groups in groupings:
-        p_g = torch.stack([1 - torch.prod(1 - p[:, cols], dim=1) for cols in groups], dim=1)
-        y_g = torch.stack([targets[:, cols].max(dim=1).values for cols in groups], dim=1)
-        total = total + F.binary_cross_entropy(p_g, y_g.double())
-    return total
-
-
-def test_group_term_is_the_bce_of_each_groups_noisy_or() -> None:
-    groupings = [[[0, 1], [2], [3, 4]], [[0, 2, 4], [1, 3]]]
-    got = group_noisy_or_loss(LOGITS, TARGETS, membership_matrices(groupings, 5))
-    assert torch.isclose(got.double(), _brute_force_group_bce(LOGITS, TARGETS, groupings),
-                         atol=1e-5)
-
-
-def test_group_term_stays_finite_for_saturated_logits() -> None:
-    logits = torch.tensor([[-40.0, -40.0, 40.0], [40.0, -40.0, -40.0]], requires_grad=True)
-    targets = torch.tensor([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]])
-    loss = group_noisy_or_loss(logits, targets, membership_matrices([[[0, 1], [2]]], 3))
-    loss.backward()
-    assert torch.isfinite(loss) and loss < 1e-3  # confident and right: almost no loss
-    assert torch.isfinite(logits.grad).all()
-
-
-def test_goemotions_loss_adds_the_ekman_and_sentiment_terms() -> None:
-    names = list(GOEMOTIONS_LABELS)
-    logits = torch.randn(6, len(names))
-    targets = (torch.rand(6, len(names)) < 0.1).float()
-    plain = build_loss(TrainConfig(loss="bce"), label_names=names)(logits, targets)
-    grouped = build_loss(TrainConfig(loss="bce", group_loss_weight=0.5),
-                         label_names=names)(logits, targets)
-    expected = 0.5 * _brute_force_group_bce(logits, targets, taxonomy_columns(names))
-    assert torch.isclose((grouped - plain).double(), expected, atol=1e-5)
-
-
-def test_group_term_refuses_labels_without_groupings() -> None:
-    with pytest.raises(ConfigError, match="group_loss_weight"):
-        build_loss(TrainConfig(group_loss_weight=1.0), label_names=["spam", "ham"])
-    with pytest.raises(ConfigError, match="group_loss_weight"):
-        TrainConfig(group_loss_weight=-1.0)

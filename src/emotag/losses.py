@@ -1,5 +1,4 @@
-"""Multi-label losses on logits: BCE (optionally class-weighted), focal, asymmetric, and an
-optional hierarchy term on the Ekman and sentiment groups.
+"""Multi-label losses on logits: BCE (optionally class-weighted), focal, asymmetric.
 
 The loss is a setting, not a subclass: :func:`build_loss` turns the training config into a
 callable ``loss(logits, targets) -> scalar`` used by :class:`~emotag.training.EmotagTrainer`.
@@ -8,15 +7,13 @@ All of them average over every (example, label) cell so learning rates transfer 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from .config import TrainConfig
-from .errors import ConfigError
-from .labels import taxonomy_columns
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -64,62 +61,8 @@ def rdrop_divergence(logits_a: torch.Tensor, logits_b: torch.Tensor) -> torch.Te
                   * (logits_a - logits_b)).mean()
 
 
-def membership_matrices(groupings: Sequence[Sequence[Sequence[int]]],
-                        n_labels: int) -> list[torch.Tensor]:
-    """One (n_labels, n_groups) 0/1 matrix per grouping: column g marks group g's members."""
-    out = []
-    for groups in groupings:
-        m = torch.zeros(n_labels, len(groups))
-        for g, cols in enumerate(groups):
-            m[list(cols), g] = 1.0
-        out.append(m)
-    return out
-
-
-def group_noisy_or_loss(logits: torch.Tensor, targets: torch.Tensor,
-                        memberships: Sequence[torch.Tensor]) -> torch.Tensor:
-    """BCE of each group's noisy-OR probability, summed over groupings (mean within one).
-
-    The Ekman and sentiment metrics count a group as predicted when any member is, so the
-    group's score is ``1 - prod(1 - p_i)`` over its members and its target is whether any
-    member is gold (``1 - prod(1 - y_i)``, which also handles soft distillation targets).
-    In log space ``-log(1 - p_group) = sum softplus(z_i)``, so the term stays finite for
-    saturated logits and costs one matrix product per grouping.
-    """
-    s_label = F.softplus(logits)
-    log_off = torch.log1p(-targets.clamp(max=1.0 - 1e-6))
-    total = logits.new_zeros(())
-    for m in memberships:
-        m = m.to(logits.device, logits.dtype)
-        s = (s_label @ m).clamp(min=1e-6)  # -log(1 - p_group)
-        y = -torch.expm1(log_off @ m)  # 1 - prod(1 - y_i)
-        log_p = torch.log(-torch.expm1(-s))  # log p_group
-        total = total + (-(y * log_p) + (1.0 - y) * s).mean()
-    return total
-
-
-def with_group_term(base: LossFn, memberships: Sequence[torch.Tensor], weight: float) -> LossFn:
-    """``base(x, y) + weight * group_noisy_or_loss(x, y)``."""
-    return lambda x, y: base(x, y) + weight * group_noisy_or_loss(x, y, memberships)
-
-
-def build_loss(cfg: TrainConfig, train_labels: np.ndarray | None = None,
-               label_names: Sequence[str] | None = None) -> LossFn:
-    """The loss named by ``cfg.loss`` (``weighted_bce`` needs the training labels), plus
-    the group term when ``cfg.group_loss_weight`` > 0 (needs GoEmotions' label names)."""
-    base = _label_loss(cfg, train_labels)
-    if cfg.group_loss_weight <= 0:
-        return base
-    groupings = taxonomy_columns(label_names or [])
-    if not groupings:
-        raise ConfigError(
-            f"train.group_loss_weight={cfg.group_loss_weight} needs the GoEmotions labels "
-            "(the Ekman and sentiment groupings); these labels have none. Set it to 0.")
-    return with_group_term(base, membership_matrices(groupings, len(label_names)),
-                           cfg.group_loss_weight)
-
-
-def _label_loss(cfg: TrainConfig, train_labels: np.ndarray | None) -> LossFn:
+def build_loss(cfg: TrainConfig, train_labels: np.ndarray | None = None) -> LossFn:
+    """The loss named by ``cfg.loss`` (``weighted_bce`` needs the training labels)."""
     eps = cfg.label_smoothing
     if cfg.loss == "bce":
         return lambda x, y: F.binary_cross_entropy_with_logits(x, smooth(y, eps))

@@ -101,12 +101,7 @@ class TransformerClassifier(TokenWindows, EmotionClassifier):
         """
         from transformers import DataCollatorWithPadding, TrainingArguments, set_seed
 
-        from ..auxiliary_groups import (
-            auxiliary_groups,
-            drop_auxiliary_outputs,
-            with_auxiliary_loss,
-            with_group_targets,
-        )
+        from ..group_training import drop_auxiliary_outputs, with_group_losses, with_group_targets
         from ..losses import build_loss
         from ..training import (
             EmotagTrainer,
@@ -118,11 +113,8 @@ class TransformerClassifier(TokenWindows, EmotionClassifier):
 
         cfg = self.train_config
         self.label_names = list(self.label_names or train.label_names)
-        loss_fn = build_loss(cfg, np.asarray(train.labels), self.label_names)  # fails early
-        groups = auxiliary_groups(self.label_names) if cfg.aux_group_weight > 0 else []
-        if groups:
-            loss_fn = with_auxiliary_loss(loss_fn, len(self.label_names), groups,
-                                          cfg.aux_group_weight)
+        loss_fn, groups = with_group_losses(  # before any loading: fails early
+            build_loss(cfg, np.asarray(train.labels)), cfg, self.label_names)
 
         def targets(labels: np.ndarray) -> np.ndarray:
             return with_group_targets(labels, groups) if groups else labels
