@@ -11,12 +11,12 @@ from transformers import BertConfig
 from emotag.config import TrainConfig
 from emotag.errors import ConfigError
 from emotag.group_training import (
-    by_grouping,
+    auxiliary_output_names,
     drop_auxiliary_outputs,
     group_noisy_or_loss,
     membership_matrices,
     noisy_or_targets,
-    training_groups,
+    training_groupings,
     with_group_losses,
     with_group_targets,
 )
@@ -24,7 +24,7 @@ from emotag.labels import GOEMOTIONS_LABELS
 from emotag.models.modeling_emotag import BertMeanPoolForSequenceClassification
 
 NAMES = list(GOEMOTIONS_LABELS)
-GROUPS = training_groups(NAMES, "test")
+GROUPINGS = training_groupings(NAMES, "test")
 torch.manual_seed(0)
 LOGITS = torch.randn(6, 28)
 TARGETS = (torch.rand(6, 28) < 0.1).float()
@@ -34,40 +34,42 @@ def brute_force_group_bce(logits: torch.Tensor, targets: torch.Tensor) -> torch.
     """BCE of each group's 1 - prod(1 - p) against "any member is gold", per grouping."""
     p = torch.sigmoid(logits.double())
     total = torch.zeros((), dtype=torch.float64)
-    for part in by_grouping(GROUPS):
-        p_g = torch.stack([1 - torch.prod(1 - p[:, cols], dim=1) for _, cols in part], dim=1)
-        y_g = torch.stack([targets[:, cols].max(dim=1).values for _, cols in part], dim=1)
+    for groups in GROUPINGS:
+        p_g = torch.stack([1 - torch.prod(1 - p[:, cols], dim=1) for _, cols in groups], dim=1)
+        y_g = torch.stack([targets[:, cols].max(dim=1).values for _, cols in groups], dim=1)
         total = total + F.binary_cross_entropy(p_g, y_g.double())
     return total
 
 
 def test_groups_are_the_seven_ekman_and_four_sentiment_groups() -> None:
-    names = [name for name, _ in GROUPS]
-    assert [len(part) for part in by_grouping(GROUPS)] == [7, 4]
-    assert "ekman:joy" in names and "sentiment:ambiguous" in names
-    assert dict(GROUPS)["ekman:neutral"] == [NAMES.index("neutral")]
+    names = auxiliary_output_names(GROUPINGS)
+    assert [len(groups) for groups in GROUPINGS] == [7, 4]
+    assert len(names) == 11 and "ekman:joy" in names and "sentiment:ambiguous" in names
+    assert auxiliary_output_names([]) == []  # the noisy-OR term alone adds no outputs
+    assert dict(GROUPINGS[0])["neutral"] == [NAMES.index("neutral")]
     with pytest.raises(ConfigError, match="train.aux_group_weight"):
-        training_groups(["spam", "ham"], "train.aux_group_weight")
+        training_groupings(["spam", "ham"], "train.aux_group_weight")
 
 
 def test_group_targets_are_any_member_and_noisy_or_for_soft_targets() -> None:
-    groups = [("ekman:a", [0, 1]), ("ekman:b", [2])]
+    groupings = [[("a", [0, 1]), ("b", [2])]]
     hard = np.array([[1, 0, 0], [0, 0, 1], [0, 0, 0]], dtype=np.uint8)
-    np.testing.assert_array_equal(noisy_or_targets(hard, groups), [[1, 0], [0, 1], [0, 0]])
+    np.testing.assert_array_equal(noisy_or_targets(hard, groupings), [[1, 0], [0, 1], [0, 0]])
     soft = np.array([[0.5, 0.5, 0.2]], dtype=np.float32)
-    np.testing.assert_allclose(with_group_targets(soft, groups), [[0.5, 0.5, 0.2, 0.75, 0.2]])
+    np.testing.assert_allclose(with_group_targets(soft, groupings),
+                               [[0.5, 0.5, 0.2, 0.75, 0.2]])
 
 
 def test_noisy_or_term_is_the_bce_of_each_groups_noisy_or() -> None:
-    got = group_noisy_or_loss(LOGITS, TARGETS, membership_matrices(GROUPS, 28))
+    got = group_noisy_or_loss(LOGITS, TARGETS, membership_matrices(GROUPINGS, 28))
     assert torch.isclose(got.double(), brute_force_group_bce(LOGITS, TARGETS), atol=1e-5)
 
 
 def test_noisy_or_term_stays_finite_for_saturated_logits() -> None:
     logits = torch.tensor([[-40.0, -40.0, 40.0], [40.0, -40.0, -40.0]], requires_grad=True)
     targets = torch.tensor([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]])
-    groups = [("ekman:a", [0, 1]), ("ekman:b", [2])]
-    loss = group_noisy_or_loss(logits, targets, membership_matrices(groups, 3))
+    groupings = [[("a", [0, 1]), ("b", [2])]]
+    loss = group_noisy_or_loss(logits, targets, membership_matrices(groupings, 3))
     loss.backward()
     assert torch.isfinite(loss) and loss < 1e-3  # confident and right: almost no loss
     assert torch.isfinite(logits.grad).all()
@@ -84,7 +86,7 @@ def test_group_losses_add_the_terms_the_config_asks_for() -> None:
                          0.5 * brute_force_group_bce(LOGITS, TARGETS), atol=1e-5)
 
     multi_task, aux = with_group_losses(base, TrainConfig(aux_group_weight=0.5), NAMES)
-    assert aux == GROUPS
+    assert aux == GROUPINGS
     logits = torch.randn(6, 28 + 11)
     targets = torch.from_numpy(with_group_targets(TARGETS.numpy(), aux))
     expected = (base(logits[:, :28], targets[:, :28])

@@ -293,16 +293,16 @@ def test_stop_after_steps_keeps_the_schedule_and_resumes(tmp_path: Path, tiny_da
                                np.load(whole / "predictions" / "dev_probs.npy"), atol=1e-5)
 
 
-def test_auxiliary_group_outputs_train_and_are_cut_before_saving(tmp_path: Path,
-                                                                  tiny_data: Path,
-                                                                  tiny_bert: Path) -> None:
+@pytest.mark.parametrize("setting", ["train.aux_group_weight", "train.group_loss_weight"])
+def test_group_training_saves_a_plain_label_model(tmp_path: Path, tiny_data: Path,
+                                                  tiny_bert: Path, setting: str) -> None:
     """train.aux_group_weight: the head trains with 28 + 11 outputs (Ekman and sentiment
-    groups) and the saved model has the 28 labels only, scored as it was evaluated."""
+    groups), cut before saving; train.group_loss_weight: only the loss changes. Either way
+    the saved model has the 28 labels only, scored as it was evaluated."""
     from emotag.data import load_goemotions
     from emotag.labels import GOEMOTIONS_LABELS
 
-    cfg = load_config(None, tiny_overrides(tiny_data, tiny_bert,
-                                           **{"train.aux_group_weight": 1.0}))
+    cfg = load_config(None, tiny_overrides(tiny_data, tiny_bert, **{setting: 1.0}))
     train_run(cfg, tmp_path / "aux")
     hf = json.loads((tmp_path / "aux" / "transformer" / "config.json").read_text())
     assert list(hf["id2label"].values()) == list(GOEMOTIONS_LABELS)

@@ -19,10 +19,9 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-from .labels import group_matrix, has_taxonomies
+from .labels import GROUPINGS, group_matrix, has_taxonomies
 
 AVERAGES = ("micro", "macro", "weighted", "samples")
-GROUPINGS = ("ekman", "sentiment")
 
 
 def _report(y: np.ndarray, pred: np.ndarray, names: Sequence[str]) -> dict:

@@ -25,50 +25,45 @@ from torch import nn
 
 from .config import TrainConfig
 from .errors import ConfigError
-from .labels import group_columns, has_taxonomies, taxonomy_groups
+from .labels import GROUPINGS, named_taxonomy_columns
 from .losses import LossFn
 
-GROUPINGS = ("ekman", "sentiment")
-Group = tuple[str, list[int]]  # ("ekman:joy", member columns)
+Group = tuple[str, list[int]]  # (group name, member columns)
+Groupings = list[list[Group]]  # Ekman's groups, then sentiment's
 
 
-def training_groups(label_names: Sequence[str], setting: str) -> list[Group]:
-    """Every non-empty Ekman, then sentiment group, named ``"ekman:joy"``, with its member
-    columns. Raises :class:`ConfigError` naming ``setting`` for labels without the groupings."""
-    if not has_taxonomies(label_names):
+def training_groupings(label_names: Sequence[str], setting: str) -> Groupings:
+    """The Ekman and sentiment groupings (:func:`emotag.labels.named_taxonomy_columns`).
+    Raises :class:`ConfigError` naming ``setting`` for labels without them."""
+    groupings = named_taxonomy_columns(label_names)
+    if not groupings:
         raise ConfigError(f"{setting} needs the GoEmotions labels (the Ekman and sentiment "
                           "groupings); these labels have none. Set it to 0.")
-    out = []
-    for taxonomy in GROUPINGS:
-        names = taxonomy_groups(taxonomy)
-        for name, cols in zip(names, group_columns(label_names, taxonomy), strict=True):
-            if cols:
-                out.append((f"{taxonomy}:{name}", cols))
-    return out
+    return groupings
 
 
-def by_grouping(groups: Sequence[Group]) -> list[list[Group]]:
-    """``groups`` split by grouping (Ekman's, then sentiment's), in order; a grouping with no
-    group here is left out."""
-    parts = [[g for g in groups if g[0].startswith(f"{t}:")] for t in GROUPINGS]
-    return [part for part in parts if part]
+def auxiliary_output_names(groupings: Groupings) -> list[str]:
+    """One name per auxiliary output, ``"ekman:joy"``, in output order (none for no
+    groupings)."""
+    return [f"{taxonomy}:{name}" for taxonomy, groups in zip(GROUPINGS, groupings, strict=False)
+            for name, _ in groups]
 
 
-def noisy_or_targets(labels: np.ndarray | torch.Tensor, groups: Sequence[Group]) -> np.ndarray:
-    """One column per group: ``1 - prod(1 - y)`` over its members, which is "any member is
-    gold" for 0/1 labels and stays a probability for soft (distilled) ones."""
+def noisy_or_targets(labels: np.ndarray | torch.Tensor, groupings: Groupings) -> np.ndarray:
+    """One column per group, in output order: ``1 - prod(1 - y)`` over its members, which is
+    "any member is gold" for 0/1 labels and stays a probability for soft (distilled) ones."""
     y = np.asarray(labels, dtype=np.float32)
-    return np.stack([1.0 - np.prod(1.0 - y[:, cols], axis=1) for _, cols in groups],
-                    axis=1).astype(np.float32)
+    return np.stack([1.0 - np.prod(1.0 - y[:, cols], axis=1)
+                     for groups in groupings for _, cols in groups], axis=1).astype(np.float32)
 
 
 # ---------------------------------------------------------------- the noisy-OR term
-def membership_matrices(groups: Sequence[Group], n_labels: int) -> list[torch.Tensor]:
+def membership_matrices(groupings: Groupings, n_labels: int) -> list[torch.Tensor]:
     """One (n_labels, n_groups) 0/1 matrix per grouping: column g marks group g's members."""
     out = []
-    for part in by_grouping(groups):
-        m = torch.zeros(n_labels, len(part))
-        for g, (_, cols) in enumerate(part):
+    for groups in groupings:
+        m = torch.zeros(n_labels, len(groups))
+        for g, (_, cols) in enumerate(groups):
             m[cols, g] = 1.0
         out.append(m)
     return out
@@ -95,19 +90,19 @@ def group_noisy_or_loss(logits: torch.Tensor, targets: torch.Tensor,
 
 
 # ---------------------------------------------------------------- auxiliary outputs
-def with_group_targets(labels: np.ndarray, groups: Sequence[Group]) -> np.ndarray:
+def with_group_targets(labels: np.ndarray, groupings: Groupings) -> np.ndarray:
     """Labels followed by :func:`noisy_or_targets`: the targets of the auxiliary outputs."""
     return np.concatenate([np.asarray(labels, dtype=np.float32),
-                           noisy_or_targets(labels, groups)], axis=1)
+                           noisy_or_targets(labels, groupings)], axis=1)
 
 
 def auxiliary_bce(logits: torch.Tensor, targets: torch.Tensor, n_labels: int,
-                  groups: Sequence[Group]) -> torch.Tensor:
+                  groupings: Groupings) -> torch.Tensor:
     """BCE of the auxiliary outputs (the columns after ``n_labels``), a mean per grouping,
     summed over groupings."""
     total, start = logits.new_zeros(()), n_labels
-    for part in by_grouping(groups):
-        end = start + len(part)
+    for groups in groupings:
+        end = start + len(groups)
         total = total + F.binary_cross_entropy_with_logits(logits[:, start:end],
                                                            targets[:, start:end])
         start = end
@@ -139,14 +134,16 @@ def drop_auxiliary_outputs(model: nn.Module, label_names: Sequence[str]) -> None
 
 # ---------------------------------------------------------------- composition
 def with_group_losses(base: LossFn, cfg: TrainConfig,
-                      label_names: Sequence[str]) -> tuple[LossFn, list[Group]]:
+                      label_names: Sequence[str]) -> tuple[LossFn, Groupings]:
     """``base`` (on the labels) plus the group terms ``cfg`` asks for, and the auxiliary
-    groups (empty when ``aux_group_weight`` is 0): the model needs one extra output and the
-    targets one extra column per auxiliary group (:func:`with_group_targets`)."""
+    groupings (empty when ``aux_group_weight`` is 0): the model needs one extra output
+    (:func:`auxiliary_output_names`) and the targets one extra column
+    (:func:`with_group_targets`) per auxiliary group."""
     n = len(label_names)
-    memberships = (membership_matrices(training_groups(label_names, "train.group_loss_weight"), n)
-                   if cfg.group_loss_weight > 0 else [])
-    aux = (training_groups(label_names, "train.aux_group_weight")
+    memberships = (membership_matrices(
+        training_groupings(label_names, "train.group_loss_weight"), n)
+        if cfg.group_loss_weight > 0 else [])
+    aux = (training_groupings(label_names, "train.aux_group_weight")
            if cfg.aux_group_weight > 0 else [])
     if not memberships and not aux:
         return base, []

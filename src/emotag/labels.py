@@ -26,6 +26,7 @@ GOEMOTIONS_LABELS: tuple[str, ...] = (
 
 NEUTRAL = "neutral"
 TAXONOMIES = ("goemotions", "ekman", "sentiment")
+GROUPINGS = ("ekman", "sentiment")  # the paper's coarser taxonomies over the 28 labels
 
 
 def make_binarizer(label_names: Sequence[str]) -> MultiLabelBinarizer:
@@ -90,15 +91,25 @@ def group_columns(label_names: Sequence[str], taxonomy: str) -> list[list[int]]:
             for members in taxonomy_groups(taxonomy).values()]
 
 
-def taxonomy_columns(label_names: Sequence[str]) -> list[list[list[int]]]:
-    """The Ekman and sentiment groupings as column indices of ``label_names``.
+def named_taxonomy_columns(label_names: Sequence[str]) -> list[list[tuple[str, list[int]]]]:
+    """Per grouping of :data:`GROUPINGS`, ``(group name, columns of label_names)`` for each
+    group with at least one of the labels.
 
     Empty when :func:`has_taxonomies` says the groupings do not apply.
     """
     if not has_taxonomies(label_names):
         return []
-    return [[cols for cols in group_columns(label_names, t) if cols]
-            for t in ("ekman", "sentiment")]
+    return [[(name, cols) for name, cols in zip(taxonomy_groups(t), group_columns(label_names, t),
+                                                strict=True) if cols]
+            for t in GROUPINGS]
+
+
+def taxonomy_columns(label_names: Sequence[str]) -> list[list[list[int]]]:
+    """The Ekman and sentiment groupings as column indices of ``label_names``.
+
+    Empty when :func:`has_taxonomies` says the groupings do not apply.
+    """
+    return [[cols for _, cols in grouping] for grouping in named_taxonomy_columns(label_names)]
 
 
 def group_matrix(

@@ -101,7 +101,12 @@ class TransformerClassifier(TokenWindows, EmotionClassifier):
         """
         from transformers import DataCollatorWithPadding, TrainingArguments, set_seed
 
-        from ..group_training import drop_auxiliary_outputs, with_group_losses, with_group_targets
+        from ..group_training import (
+            auxiliary_output_names,
+            drop_auxiliary_outputs,
+            with_group_losses,
+            with_group_targets,
+        )
         from ..losses import build_loss
         from ..training import (
             EmotagTrainer,
@@ -113,15 +118,15 @@ class TransformerClassifier(TokenWindows, EmotionClassifier):
 
         cfg = self.train_config
         self.label_names = list(self.label_names or train.label_names)
-        loss_fn, groups = with_group_losses(  # before any loading: fails early
+        loss_fn, aux_groupings = with_group_losses(  # before any loading: fails early
             build_loss(cfg, np.asarray(train.labels)), cfg, self.label_names)
 
         def targets(labels: np.ndarray) -> np.ndarray:
-            return with_group_targets(labels, groups) if groups else labels
+            return with_group_targets(labels, aux_groupings) if aux_groupings else labels
 
         set_threads(cfg.num_threads)
         set_seed(cfg.seed)
-        self._build(extra_outputs=[name for name, _ in groups])
+        self._build(extra_outputs=auxiliary_output_names(aux_groupings))
         freeze_lower_layers(self.model_, cfg.freeze_layers)
         work_dir = Path(work_dir or "emotag-work")
         ckpt_dir = work_dir / "checkpoints"
@@ -160,7 +165,7 @@ class TransformerClassifier(TokenWindows, EmotionClassifier):
                       if resume else None)
         result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
         self.model_ = trainer.model
-        if groups:
+        if aux_groupings:
             drop_auxiliary_outputs(self.model_, self.label_names)
         self.model_.eval()
         self.log_history_ = list(trainer.state.log_history)
