@@ -293,6 +293,21 @@ def test_stop_after_steps_keeps_the_schedule_and_resumes(tmp_path: Path, tiny_da
                                np.load(whole / "predictions" / "dev_probs.npy"), atol=1e-5)
 
 
+def test_eval_each_epoch_changes_what_is_logged_not_the_model(tmp_path: Path, tiny_data: Path,
+                                                             tiny_bert: Path) -> None:
+    """Evaluating draws from torch's global RNG; without the evaluations the same draw is
+    made at each epoch's end, so the two runs train the same model (2 epochs, dropout on)."""
+    base = tiny_overrides(tiny_data, tiny_bert, **{"train.max_steps": -1, "train.epochs": 2})
+    probs = {}
+    for evaluated in (True, False):
+        out = tmp_path / f"eval-{evaluated}"
+        train_run(load_config(None, [*base, f"train.eval_each_epoch={evaluated}"]), out)
+        log = json.loads((out / "run_log.json").read_text())["log_history"]
+        assert any("eval_loss" in e for e in log) is evaluated
+        probs[evaluated] = np.load(out / "predictions" / "dev_probs.npy")
+    np.testing.assert_array_equal(probs[True], probs[False])
+
+
 @pytest.mark.parametrize("setting", ["train.aux_group_weight", "train.group_loss_weight"])
 def test_group_training_saves_a_plain_label_model(tmp_path: Path, tiny_data: Path,
                                                   tiny_bert: Path, setting: str) -> None:

@@ -110,6 +110,7 @@ class TransformerClassifier(TokenWindows, EmotionClassifier):
         from ..losses import build_loss
         from ..training import (
             EmotagTrainer,
+            SkippedEvaluationDraw,
             StopAfterSteps,
             freeze_lower_layers,
             last_complete_checkpoint,
@@ -159,6 +160,8 @@ class TransformerClassifier(TokenWindows, EmotionClassifier):
             loss_fn=loss_fn, callbacks=callbacks,
             head_learning_rate=cfg.head_learning_rate,
             layerwise_lr_decay=cfg.layerwise_lr_decay, rdrop_alpha=cfg.rdrop_alpha)
+        if eval_ds is None:  # same random stream as an evaluated run
+            trainer.add_callback(SkippedEvaluationDraw())
         if cfg.stop_after_steps > 0:
             trainer.add_callback(StopAfterSteps(cfg.stop_after_steps))
         checkpoint = (last_complete_checkpoint(ckpt_dir, remove_incomplete=ddp.is_main_process())
