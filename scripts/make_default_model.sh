@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Re-create models/default from the bundled data: the 3-layer MiniLM student distilled from
-# runs/ens3 (TF-IDF, MiniLM and mpnet top-6 runs and their dev-chosen ensemble; then
-# configs/student-l3.yaml) unless the run exists, exported to ONNX int8, packaged, thresholds
+# session 2's ensemble (TF-IDF, MiniLM and mpnet top-6; its probabilities on the training texts
+# are committed in results/ens3; configs/student-l3.yaml) unless the run exists, exported to ONNX int8, packaged, thresholds
 # re-tuned on the int8 model's dev scores, calibration refitted on them, model card written.
 # Swaps the new folder in only when every step has succeeded.
 #
@@ -11,7 +11,6 @@ RUN=${1:-runs/student-l3}
 CONFIG=${2:-configs/student-l3.yaml}
 NEW=models/.default.partial
 if [ ! -f "$RUN/emotag.json" ]; then
-  make runs/ens3/metrics.json   # the teacher (a no-op when it exists)
   emotag train --config "$CONFIG" --output "$RUN"
 fi
 rm -rf "$NEW"
