@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Re-create models/default from the bundled data: the 3-layer MiniLM student distilled from
-# session 2's ensemble (TF-IDF, MiniLM and mpnet top-6; its probabilities on the training texts
-# are committed in results/ens3; configs/student-l3.yaml) unless the run exists, exported to ONNX int8, packaged, thresholds
-# re-tuned on the int8 model's dev scores, calibration refitted on them, model card written.
+# session 2's ensemble (TF-IDF, MiniLM and mpnet top-6; its probabilities on the training
+# texts are committed in results/ens3; configs/student-l3.yaml) unless the run exists,
+# exported to ONNX int8, packaged, thresholds re-tuned on the int8 model's dev scores,
+# calibration refitted on them, model card written.
 # Swaps the new folder in only when every step has succeeded.
 #
 #   scripts/make_default_model.sh [RUN_DIR [CONFIG]]   (default runs/student-l3)
