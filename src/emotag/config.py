@@ -16,7 +16,7 @@ import yaml
 
 from .errors import ConfigError
 
-MODEL_TYPES = ("transformer", "tfidf")
+MODEL_TYPES = ("transformer", "tfidf", "knn")
 LOSSES = ("bce", "weighted_bce", "focal", "asymmetric")
 THRESHOLD_STRATEGIES = ("fixed", "global", "per_label", "per_label_shrunk")
 # How `emotag ensemble` scores a weighting: thresholds fitted and read on all of dev, or on
@@ -68,7 +68,8 @@ class DataConfig:
 class ModelConfig:
     """Which classifier, and its architecture-level settings."""
 
-    model_type: str = _help("'transformer' (fine-tuned encoder) or 'tfidf' (baseline).",
+    model_type: str = _help("'transformer' (fine-tuned encoder), 'tfidf' (baseline) or 'knn' "
+                            "(nearest training texts in a fine-tuned encoder's space).",
                             "transformer")
     backbone: str = _help("Encoder: 'minilm' or 'mpnet' (offline PyPI copies, sha256-pinned), "
                           "any hub id, or a local folder.", "minilm")
@@ -85,6 +86,10 @@ class ModelConfig:
     max_features_word: int = _help("tfidf: vocabulary cap for word n-grams.", 100_000)
     max_features_char: int = _help("tfidf: vocabulary cap for char n-grams.", 150_000)
     C: float = _help("tfidf: inverse regularisation strength of the logistic regressions.", 4.0)
+    # nearest-neighbour member
+    encoder: str | None = _help("knn: a transformer run folder whose fine-tuned encoder "
+                                "embeds the texts.", None)
+    knn_k: int = _help("knn: training texts that vote for each text.", 20)
 
     def __post_init__(self) -> None:
         if self.model_type not in MODEL_TYPES:
@@ -94,13 +99,19 @@ class ModelConfig:
             raise ConfigError(f"model.pooling={self.pooling!r}; expected mean or cls")
         if self.max_length < 8:
             raise ConfigError(f"model.max_length={self.max_length}; expected at least 8")
+        if self.model_type == "knn" and not self.encoder:
+            raise ConfigError("model.model_type=knn needs model.encoder: a transformer run "
+                              "folder whose fine-tuned encoder embeds the texts")
+        if self.knn_k < 1:
+            raise ConfigError(f"model.knn_k={self.knn_k}; expected at least 1")
 
 
     def summary(self) -> dict[str, Any]:
         """The settings that apply to this model type (for reports)."""
-        keys = (("backbone", "max_length", "pooling", "dropout") if self.model_type == "transformer"
-                else ("word_ngram_max", "char_ngram_range", "max_features_word",
-                      "max_features_char", "C"))
+        keys = {"transformer": ("backbone", "max_length", "pooling", "dropout"),
+                "knn": ("encoder", "knn_k")}.get(
+            self.model_type, ("word_ngram_max", "char_ngram_range", "max_features_word",
+                              "max_features_char", "C"))
         return {"model_type": self.model_type, **{k: getattr(self, k) for k in keys}}
 
 

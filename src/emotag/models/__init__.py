@@ -23,6 +23,10 @@ def build_model(config: EmotagConfig, label_names: Sequence[str]) -> EmotionClas
             label_names=list(label_names), word_ngram_max=m.word_ngram_max,
             char_ngram_range=tuple(m.char_ngram_range), max_features_word=m.max_features_word,
             max_features_char=m.max_features_char, C=m.C, random_state=config.train.seed)
+    if m.model_type == "knn":
+        from .knn import KnnClassifier
+
+        return KnnClassifier(label_names=list(label_names), encoder=m.encoder, k=m.knn_k)
     from .transformer import TransformerClassifier
 
     return TransformerClassifier(label_names=list(label_names), backbone=m.backbone,

@@ -134,7 +134,8 @@ def pool_windows(rows: np.ndarray, owner: np.ndarray, n_texts: int) -> np.ndarra
 
 _BACKENDS = {"tfidf": ("tfidf", "TfidfLogRegClassifier"),
              "transformer": ("transformer", "TransformerClassifier"),
-             "onnx": ("onnx", "OnnxClassifier")}
+             "onnx": ("onnx", "OnnxClassifier"),
+             "knn": ("knn", "KnnClassifier")}
 
 
 def backend_class(model_type: str) -> type[EmotionClassifier] | None:

@@ -206,6 +206,39 @@ class TransformerClassifier(TokenWindows, EmotionClassifier):
     def predict_proba(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
         return sigmoid(self.predict_logits(texts, batch_size))
 
+    @torch.inference_mode()
+    def embed(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
+        """(n_texts, hidden) float32: the pooled encoder state the head reads (masked mean of
+        the last layer, or its [CLS] state for ``pooling='cls'``), in input order.
+
+        What a nearest-neighbour member (:class:`~emotag.models.knn.KnnClassifier`) compares.
+        With windows on, a text gets the mean of its windows' states.
+        """
+        from .modeling_emotag import masked_mean
+
+        if not hasattr(self, "model_"):
+            raise EmotagNotFittedError("TransformerClassifier is not fitted; call fit or load")
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        width = int(self.model_.config.hidden_size)
+        if not texts:
+            return np.zeros((0, width), dtype=np.float32)
+        enc, owner = self.encode_texts(texts)
+        out = np.zeros((len(owner), width), dtype=np.float32)
+        encoder = self.model_.base_model
+        self.model_.eval()
+        for idx, features in length_sorted_batches(
+                enc, list(enc.keys()), batch_size or self.train_config.eval_batch_size):
+            batch = self.tokenizer_.pad(features, return_tensors="pt")
+            hidden = encoder(**batch).last_hidden_state
+            pooled = (masked_mean(hidden, batch.get("attention_mask"))
+                      if self.pooling == "mean" else hidden[:, 0])
+            out[idx] = pooled.float().cpu().numpy()
+        if len(owner) == len(texts):
+            return out
+        sums = np.zeros((len(texts), width), dtype=np.float64)
+        np.add.at(sums, owner, out)
+        return (sums / np.bincount(owner, minlength=len(texts))[:, None]).astype(np.float32)
+
     # ------------------------------------------------------------------ persistence
     def save_backend(self, model_dir: Path) -> dict[str, Any]:
         """Hugging Face format (safetensors + config + tokenizer), written to a temp folder
