@@ -65,14 +65,16 @@ class KnnClassifier(EmotionClassifier):
     Parameters
     ----------
     label_names : the label columns, in order (those of the training split).
-    encoder : an emotag transformer run or model folder; its encoder embeds the texts. Its
-        own labels may differ from ``label_names``: only its pooled states are used.
+    encoder : an emotag transformer run or model folder whose encoder embeds the texts, or
+        an already loaded :class:`~emotag.models.transformer.TransformerClassifier` (any
+        object with ``embed(texts) -> (n, d) array``). Its own labels may differ from
+        ``label_names``: only its pooled states are used.
     k : neighbours per text.
     """
 
     model_type = "knn"
 
-    def __init__(self, label_names: Sequence[str] | None = None, encoder: str | None = None,
+    def __init__(self, label_names: Sequence[str] | None = None, encoder: Any = None,
                  k: int = 20) -> None:
         self.label_names = list(label_names) if label_names else []
         self.encoder = encoder
@@ -81,6 +83,9 @@ class KnnClassifier(EmotionClassifier):
     def _load_encoder(self) -> None:
         from .base import load_model
 
+        if hasattr(self.encoder, "embed"):
+            self.encoder_ = self.encoder
+            return
         if not self.encoder:
             raise ConfigError("model.model_type=knn needs model.encoder: a transformer run "
                               "folder whose fine-tuned encoder embeds the texts")
