@@ -66,7 +66,7 @@ class WordCounts:
     def __init__(self, texts: list[str]) -> None:
         self.vocab = {w: i for i, w in enumerate(sorted({w for t in texts for w in t.split()}))}
 
-    def embed(self, texts: list[str]) -> np.ndarray:
+    def embed(self, texts: list[str], progress: bool = False) -> np.ndarray:
         out = np.zeros((len(texts), len(self.vocab)), dtype=np.float32)
         for row, text in enumerate(texts):
             for w in text.split():

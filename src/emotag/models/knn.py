@@ -67,8 +67,8 @@ class KnnClassifier(EmotionClassifier):
     label_names : the label columns, in order (those of the training split).
     encoder : an emotag transformer run or model folder whose encoder embeds the texts, or
         an already loaded :class:`~emotag.models.transformer.TransformerClassifier` (any
-        object with ``embed(texts) -> (n, d) array``). Its own labels may differ from
-        ``label_names``: only its pooled states are used.
+        object with ``embed(texts, progress=False) -> (n, d) array``). Its own labels may
+        differ from ``label_names``: only its pooled states are used.
     k : neighbours per text.
     """
 
@@ -107,7 +107,7 @@ class KnnClassifier(EmotionClassifier):
         if len(labels) != len(train.texts) or len(labels) == 0:
             raise ModelFormatError(f"training split: {len(train.texts)} texts and "
                                    f"{len(labels)} label rows; expected the same, at least 1")
-        self.neighbours_ = _unit_rows(self.encoder_.embed(train.texts))
+        self.neighbours_ = _unit_rows(self.encoder_.embed(train.texts, progress=True))
         self.neighbour_labels_ = labels.astype(np.uint8)
         return self
 

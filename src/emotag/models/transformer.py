@@ -207,13 +207,17 @@ class TransformerClassifier(TokenWindows, EmotionClassifier):
         return sigmoid(self.predict_logits(texts, batch_size))
 
     @torch.inference_mode()
-    def embed(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
+    def embed(self, texts: Sequence[str], batch_size: int | None = None,
+              progress: bool = False) -> np.ndarray:
         """(n_texts, hidden) float32: the pooled encoder state the head reads (masked mean of
         the last layer, or its [CLS] state for ``pooling='cls'``), in input order.
 
         What a nearest-neighbour member (:class:`~emotag.models.knn.KnnClassifier`) compares.
-        With windows on, a text gets the mean of its windows' states.
+        With windows on, a text gets the mean of its windows' states. ``progress`` shows a
+        rich progress bar over the batches (embedding GoEmotions' training set takes minutes).
         """
+        from rich.progress import track
+
         from .modeling_emotag import masked_mean
 
         if not hasattr(self, "model_"):
@@ -226,8 +230,10 @@ class TransformerClassifier(TokenWindows, EmotionClassifier):
         out = np.zeros((len(owner), width), dtype=np.float32)
         encoder = self.model_.base_model
         self.model_.eval()
-        for idx, features in length_sorted_batches(
-                enc, list(enc.keys()), batch_size or self.train_config.eval_batch_size):
+        size = batch_size or self.train_config.eval_batch_size
+        batches = length_sorted_batches(enc, list(enc.keys()), size)
+        for idx, features in track(batches, description="embedding",
+                                   total=-(-len(owner) // max(1, size)), disable=not progress):
             batch = self.tokenizer_.pad(features, return_tensors="pt")
             hidden = encoder(**batch).last_hidden_state
             pooled = (masked_mean(hidden, batch.get("attention_mask"))
