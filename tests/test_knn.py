@@ -87,6 +87,10 @@ def test_a_training_text_finds_itself(tiny_data: Path) -> None:
     votes = model.predict_proba([train.texts[i] for i in alone])
     own = train.labels[alone].astype(bool)
     assert (votes[own] >= 1 / 3).all()
+    with pytest.raises(ModelFormatError, match="needs a transformer one"):
+        model.save_backend(Path("unused"))
+    with pytest.raises(ModelFormatError, match="one column per label"):
+        KnnClassifier(train.label_names[:3], encoder=WordCounts(train.texts)).fit(train)
 
 
 def test_embeddings_are_in_input_order_and_windows_are_averaged(encoder_run: Path) -> None:

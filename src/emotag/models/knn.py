@@ -107,6 +107,9 @@ class KnnClassifier(EmotionClassifier):
         if len(labels) != len(train.texts) or len(labels) == 0:
             raise ModelFormatError(f"training split: {len(train.texts)} texts and "
                                    f"{len(labels)} label rows; expected the same, at least 1")
+        if labels.ndim != 2 or labels.shape[1] != len(self.label_names):
+            raise ModelFormatError(f"training labels have shape {labels.shape}; expected one "
+                                   f"column per label ({len(self.label_names)})")
         self.neighbours_ = _unit_rows(self.encoder_.embed(train.texts, progress=True))
         self.neighbour_labels_ = labels.astype(np.uint8)
         return self
@@ -125,6 +128,9 @@ class KnnClassifier(EmotionClassifier):
     def save_backend(self, model_dir: Path) -> dict[str, Any]:
         """The encoder in ``transformer/`` and the neighbours in ``knn/``, each written to a
         temp name first."""
+        if not hasattr(self.encoder_, "save_backend"):
+            raise ModelFormatError(f"{type(self.encoder_).__name__} cannot be saved: a saved kNN "
+                                   "model carries its encoder, so it needs a transformer one")
         extra = self.encoder_.save_backend(model_dir)
         out = Path(model_dir) / KNN_SUBDIR
         out.mkdir(parents=True, exist_ok=True)
@@ -132,7 +138,9 @@ class KnnClassifier(EmotionClassifier):
         save_file({"embeddings": self.neighbours_, "labels": self.neighbour_labels_}, str(tmp))
         atomic_write_bytes(out / "neighbours.safetensors", tmp.read_bytes())
         tmp.unlink()
-        return {**extra, "knn": {"k": int(self.k), "encoder": str(self.encoder),
+        source = (str(self.encoder) if isinstance(self.encoder, str | Path)
+                  else type(self.encoder).__name__)  # where the encoder came from, for people
+        return {**extra, "knn": {"k": int(self.k), "encoder": source,
                                  "encoder_label_names": list(self.encoder_.label_names)}}
 
     @classmethod
