@@ -34,8 +34,8 @@ train-minilm: setup
 # in the fine-tuned MiniLM's space (MiniLM is trained as its encoder; its own scores got
 # weight 0, session 9), ensembled (weights scored on held-out dev folds, then thresholds
 # re-tuned for the Ekman/sentiment groups too) and calibrated on dev, published to
-# results/best. The members skip the
-# per-epoch dev evaluations (NO_EPOCH_EVAL): that saves ~7 min and trains the same models.
+# results/best. The members skip the per-epoch dev evaluations (NO_EPOCH_EVAL): that saves
+# ~7 min and trains the same models.
 # `make student` distils the earlier 3-member ensemble (session 2's runs/ens3, the teacher of
 # the shipped model; its probabilities on the training texts are committed in results/ens3)
 # into one MiniLM (results/student). `make runs/ens3/metrics.json` rebuilds a teacher from

@@ -122,11 +122,19 @@ def default_window_overlap(max_length: int) -> int:
     return max(0, int(max_length) // 4)
 
 
-def pool_windows(rows: np.ndarray, owner: np.ndarray, n_texts: int) -> np.ndarray:
-    """Per text, the per-label maximum over its rows (windows). Max of logits equals max of
-    sigmoid scores (monotone), so pooling logits is the same as pooling probabilities."""
+def pool_windows(rows: np.ndarray, owner: np.ndarray, n_texts: int,
+                 how: str = "max") -> np.ndarray:
+    """Per text, the per-column maximum (``how="max"``) or mean (``"mean"``) over its rows
+    (windows). Max for scores: max of logits equals max of sigmoid scores (monotone), so
+    pooling logits is the same as pooling probabilities. Mean for embeddings
+    (:meth:`~emotag.models.transformer.TransformerClassifier.embed`): a text's state is the
+    centre of its windows' states."""
     if len(owner) == n_texts and np.array_equal(owner, np.arange(n_texts)):
         return rows
+    if how == "mean":
+        sums = np.zeros((n_texts, rows.shape[1]), dtype=np.float64)
+        np.add.at(sums, owner, rows)
+        return (sums / np.bincount(owner, minlength=n_texts)[:, None]).astype(rows.dtype)
     out = np.full((n_texts, rows.shape[1]), -np.inf, dtype=rows.dtype)
     np.maximum.at(out, owner, rows)
     return out

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from safetensors.numpy import load_file, save_file
+from safetensors.numpy import load_file, save
 
 from ..errors import ConfigError, ModelFormatError
 from ..errors import NotFittedError as EmotagNotFittedError
@@ -127,17 +127,14 @@ class KnnClassifier(EmotionClassifier):
     # ------------------------------------------------------------------ persistence
     def save_backend(self, model_dir: Path) -> dict[str, Any]:
         """The encoder in ``transformer/`` and the neighbours in ``knn/``, each written to a
-        temp name first."""
+        temp name first and renamed."""
         if not hasattr(self.encoder_, "save_backend"):
             raise ModelFormatError(f"{type(self.encoder_).__name__} cannot be saved: a saved kNN "
                                    "model carries its encoder, so it needs a transformer one")
         extra = self.encoder_.save_backend(model_dir)
-        out = Path(model_dir) / KNN_SUBDIR
-        out.mkdir(parents=True, exist_ok=True)
-        tmp = out / ".neighbours.tmp.safetensors"
-        save_file({"embeddings": self.neighbours_, "labels": self.neighbour_labels_}, str(tmp))
-        atomic_write_bytes(out / "neighbours.safetensors", tmp.read_bytes())
-        tmp.unlink()
+        atomic_write_bytes(Path(model_dir) / KNN_SUBDIR / "neighbours.safetensors",
+                           save({"embeddings": self.neighbours_,
+                                 "labels": self.neighbour_labels_}))
         source = (str(self.encoder) if isinstance(self.encoder, str | Path)
                   else type(self.encoder).__name__)  # where the encoder came from, for people
         return {**extra, "knn": {"k": int(self.k), "encoder": source,

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from safetensors.numpy import load_file, save_file
+from safetensors.numpy import load_file, save
 from sklearn.base import BaseEstimator
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
@@ -103,10 +103,7 @@ class TfidfLogRegClassifier(BaseEstimator, EmotionClassifier):
             vecs.append({"params": params, "vocabulary": vocab})
             tensors[f"idf_{i}"] = vec.idf_.astype(np.float32)
         atomic_write_json(out / "vectorizers.json", vecs)
-        tmp = out / ".weights.tmp.safetensors"
-        save_file(tensors, str(tmp))
-        atomic_write_bytes(out / "weights.safetensors", tmp.read_bytes())
-        tmp.unlink()
+        atomic_write_bytes(out / "weights.safetensors", save(tensors))
         return {"tfidf": self.get_params()}
 
     @classmethod

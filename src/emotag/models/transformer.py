@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -179,6 +179,32 @@ class TransformerClassifier(TokenWindows, EmotionClassifier):
         return self
 
     # ------------------------------------------------------------------ inference
+    def _fitted_model(self) -> Any:
+        if not hasattr(self, "model_"):
+            raise EmotagNotFittedError("TransformerClassifier is not fitted; call fit or load")
+        return self.model_
+
+    def _forward_rows(self, texts: list[str], width: int, batch_size: int | None,
+                      forward: Callable[[Any], torch.Tensor], progress: bool = False
+                      ) -> tuple[np.ndarray, np.ndarray]:
+        """``forward`` over padded batches of similar length: one ``width``-wide row per
+        encoded row (window), in input order, and each row's text index (``owner``)."""
+        self._fitted_model().eval()
+        if not texts:
+            return np.zeros((0, width), dtype=np.float32), np.zeros(0, dtype=np.int64)
+        enc, owner = self.encode_texts(texts)
+        out = np.zeros((len(owner), width), dtype=np.float32)
+        size = batch_size or self.train_config.eval_batch_size
+        batches = length_sorted_batches(enc, list(enc.keys()), size)
+        if progress:  # only then: a rich Progress costs time on every served request
+            from rich.progress import track
+
+            batches = track(batches, description="embedding", total=-(-len(owner) // size))
+        for idx, features in batches:
+            batch = self.tokenizer_.pad(features, return_tensors="pt")
+            out[idx] = forward(batch).float().cpu().numpy()
+        return out, owner
+
     @torch.inference_mode()
     def predict_logits(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
         """Raw logits, batched by length (fewer pad tokens), returned in input order.
@@ -186,22 +212,10 @@ class TransformerClassifier(TokenWindows, EmotionClassifier):
         Long texts are cut at ``max_length`` tokens, or scored by windows (max-pooled) when
         ``window_overlap`` is set.
         """
-        if not hasattr(self, "model_"):
-            raise EmotagNotFittedError("TransformerClassifier is not fitted; call fit or load")
-        if isinstance(texts, str):
-            texts = [texts]
-        texts = list(texts)
-        batch_size = batch_size or self.train_config.eval_batch_size
-        if not texts:
-            return np.zeros((0, len(self.label_names)), dtype=np.float32)
-        enc, owner = self.encode_texts(texts)
-        out = np.zeros((len(owner), len(self.label_names)), dtype=np.float32)
-        self.model_.eval()
-        for idx, features in length_sorted_batches(enc, list(enc.keys()), batch_size):
-            batch = self.tokenizer_.pad(features, return_tensors="pt")
-            logits = self.model_(**batch).logits
-            out[idx] = logits.float().cpu().numpy()
-        return pool_windows(out, owner, len(texts))
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        rows, owner = self._forward_rows(texts, len(self.label_names), batch_size,
+                                         lambda batch: self.model_(**batch).logits)
+        return pool_windows(rows, owner, len(texts))
 
     def predict_proba(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
         return sigmoid(self.predict_logits(texts, batch_size))
@@ -216,34 +230,18 @@ class TransformerClassifier(TokenWindows, EmotionClassifier):
         With windows on, a text gets the mean of its windows' states. ``progress`` shows a
         rich progress bar over the batches (embedding GoEmotions' training set takes minutes).
         """
-        from rich.progress import track
-
         from .modeling_emotag import masked_mean
 
-        if not hasattr(self, "model_"):
-            raise EmotagNotFittedError("TransformerClassifier is not fitted; call fit or load")
+        def pooled(batch: Any) -> torch.Tensor:
+            hidden = self.model_.base_model(**batch).last_hidden_state
+            if self.pooling == "mean":
+                return masked_mean(hidden, batch.get("attention_mask"))
+            return hidden[:, 0]
+
         texts = [texts] if isinstance(texts, str) else list(texts)
-        width = int(self.model_.config.hidden_size)
-        if not texts:
-            return np.zeros((0, width), dtype=np.float32)
-        enc, owner = self.encode_texts(texts)
-        out = np.zeros((len(owner), width), dtype=np.float32)
-        encoder = self.model_.base_model
-        self.model_.eval()
-        size = batch_size or self.train_config.eval_batch_size
-        batches = length_sorted_batches(enc, list(enc.keys()), size)
-        for idx, features in track(batches, description="embedding",
-                                   total=-(-len(owner) // max(1, size)), disable=not progress):
-            batch = self.tokenizer_.pad(features, return_tensors="pt")
-            hidden = encoder(**batch).last_hidden_state
-            pooled = (masked_mean(hidden, batch.get("attention_mask"))
-                      if self.pooling == "mean" else hidden[:, 0])
-            out[idx] = pooled.float().cpu().numpy()
-        if len(owner) == len(texts):
-            return out
-        sums = np.zeros((len(texts), width), dtype=np.float64)
-        np.add.at(sums, owner, out)
-        return (sums / np.bincount(owner, minlength=len(texts))[:, None]).astype(np.float32)
+        width = int(self._fitted_model().config.hidden_size)
+        rows, owner = self._forward_rows(texts, width, batch_size, pooled, progress)
+        return pool_windows(rows, owner, len(texts), how="mean")
 
     # ------------------------------------------------------------------ persistence
     def save_backend(self, model_dir: Path) -> dict[str, Any]:
