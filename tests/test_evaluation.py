@@ -7,6 +7,7 @@ import pytest
 
 from emotag.evaluation import (
     AVERAGES,
+    bootstrap_intervals,
     evaluate_decisions,
     evaluate_split,
     headline,
@@ -177,3 +178,57 @@ def test_headline_without_groupings():
     split = evaluate_split(Y, PROBS, np.full(3, 0.5), NAMES)
     assert set(headline(split)) == {"macro_f1", "micro_f1"}
     assert headline(split)["micro_f1"] == approx(3 / 5)
+
+
+# --------------------------------------------------------------------------- bootstrap
+def random_case(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """GoEmotions-shaped targets and decisions that agree on about 70% of the cells."""
+    rng = np.random.default_rng(seed)
+    y = (rng.random((n, 28)) < 0.08).astype(np.uint8)
+    flip = rng.random((n, 28)) < 0.05
+    return y, np.where(flip, 1 - y, y)
+
+
+def test_bootstrap_one_resample_is_the_metric_of_the_drawn_rows():
+    # One resample: both percentiles are that resample's value, which must equal the report's
+    # metrics on the same rows drawn the same way (repeated rows as separate examples).
+    y, pred = random_case(300)
+    got = bootstrap_intervals(y, pred, LABELS, n_resamples=1, seed=7)
+    counts = np.random.default_rng(7).multinomial(300, np.full(300, 1 / 300), size=1)[0]
+    rows = np.repeat(np.arange(300), counts)
+    want = headline({"tuned": evaluate_decisions(y[rows], pred[rows].astype(float),
+                                                 np.full(28, 0.5), LABELS)})
+    assert set(got) == set(want)
+    for key, (low, high) in got.items():
+        assert low == approx(want[key]) and high == approx(want[key]), key
+
+
+def test_bootstrap_intervals_hold_the_estimate_and_narrow_with_more_rows():
+    small_y, small_pred = random_case(400, seed=1)
+    big_y, big_pred = random_case(6400, seed=1)
+    small = bootstrap_intervals(small_y, small_pred, LABELS, n_resamples=300)
+    big = bootstrap_intervals(big_y, big_pred, LABELS, n_resamples=300)
+    point = headline({"tuned": evaluate_decisions(big_y, big_pred.astype(float),
+                                                  np.full(28, 0.5), LABELS)})
+    for key, (low, high) in big.items():
+        assert low <= point[key] <= high, key
+        # 16x the rows: about a quarter of the width (1/sqrt(16)); allow generous slack
+        assert high - low < 0.5 * (small[key][1] - small[key][0]), key
+    assert bootstrap_intervals(small_y, small_pred, LABELS, n_resamples=300) == small  # seeded
+
+
+def test_bootstrap_of_perfect_decisions_and_of_plain_labels():
+    y, _ = random_case(200)
+    assert set(bootstrap_intervals(y, y, LABELS, n_resamples=50).values()) == {(1.0, 1.0)}
+    out = bootstrap_intervals(Y, (PROBS >= 0.5).astype(int), NAMES, n_resamples=50)
+    assert set(out) == {"macro_f1", "micro_f1"}  # no taxonomy for labels a, b, c
+
+
+def test_bootstrap_refuses_bad_input():
+    y, pred = random_case(50)
+    with pytest.raises(ValueError, match=r"must both be \(n_rows, 28\)"):
+        bootstrap_intervals(y, pred[:, :27], LABELS)
+    with pytest.raises(ValueError, match="n_resamples=0"):
+        bootstrap_intervals(y, pred, LABELS, n_resamples=0)
+    with pytest.raises(ValueError, match="no rows"):
+        bootstrap_intervals(y[:0], pred[:0], LABELS)

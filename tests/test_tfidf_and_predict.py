@@ -118,3 +118,21 @@ def test_evaluate_can_retune_thresholds_on_dev(tfidf_run: Path, tiny_data: Path,
     assert set(metrics["splits"]) == {"dev", "test"}  # dev added: thresholds are tuned there
     assert metrics["threshold_strategy"] == "per_label_shrunk"
     assert json.loads((out / "thresholds.json").read_text()) == metrics["thresholds"]
+
+
+def test_evaluate_prints_and_saves_bootstrap_intervals(tfidf_run: Path, tiny_data: Path,
+                                                        tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EMOTAG_DATA_DIR", str(tiny_data))
+    out = tmp_path / "with-intervals"
+    result = runner.invoke(app, ["evaluate", str(tfidf_run), "--split", "test", "--bootstrap",
+                                 "200", "--output", str(out)])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    assert "95% intervals, 200 resamples" in result.output
+    saved = json.loads((out / "intervals.json").read_text())
+    assert saved["n_resamples"] == 200 and set(saved["splits"]) == {"test"}
+    point = json.loads((out / "metrics.json").read_text())["splits"]["test"]["tuned"]
+    low, high = saved["splits"]["test"]["macro_f1"]
+    assert low <= point["averages"]["macro"]["f1"] <= high
+    bad = runner.invoke(app, ["evaluate", str(tfidf_run), "--bootstrap", "-1"])
+    assert bad.exit_code != 0 and "--bootstrap -1" in str(bad.exception)

@@ -3,6 +3,7 @@
 :func:`evaluate_decisions` returns a dict (per-label precision/recall/F1/support; micro, macro,
 weighted and samples averages; subset accuracy, Hamming loss, macro ROC-AUC; the Ekman and
 sentiment groupings). Only ``report.py`` and the CLI turn it into text or pictures.
+:func:`bootstrap_intervals` says how much of a headline number is the luck of the split.
 """
 
 from __future__ import annotations
@@ -79,3 +80,61 @@ def headline(metrics_split: dict) -> dict[str, float]:
     for tax, g in t.get("groupings", {}).items():
         out[f"{tax}_macro_f1"] = g["averages"]["macro"]["f1"]
     return out
+
+
+def _f1_from_counts(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> np.ndarray:
+    """Element-wise F1 with 0 where a label is neither true nor predicted (``zero_division=0``,
+    as in the classification report)."""
+    denom = 2 * tp + fp + fn
+    return np.divide(2 * tp, denom, out=np.zeros(np.shape(tp)), where=denom > 0)
+
+
+def bootstrap_intervals(y: np.ndarray, pred: np.ndarray, label_names: Sequence[str], *,
+                        n_resamples: int = 1000, confidence: float = 0.95, seed: int = 0
+                        ) -> dict[str, tuple[float, float]]:
+    """Percentile intervals of the :func:`headline` numbers over resamples of the rows.
+
+    Why: a test split of 5,427 texts moves macro-F1 by about ±0.025 and the Ekman macro-F1 by
+    about ±0.018 by which texts it happens to hold (GoEmotions, emotag's best ensemble). A
+    difference between two models, or between a model and a goal line, that lies inside that
+    interval is one the split cannot tell apart. The model and thresholds are held fixed:
+    ``pred`` are the 0/1 decisions already made. Rows are drawn with replacement
+    (``n_resamples`` multinomial count vectors, seeded), and every F1 is computed from the
+    weighted counts at once, so 1,000 resamples of GoEmotions' test split take about a second.
+
+    Returns ``{"macro_f1": (low, high), "micro_f1": ..., "ekman_macro_f1": ...,
+    "sentiment_macro_f1": ...}``; the groupings only when :func:`has_taxonomies` says they
+    apply, like :func:`headline`.
+    """
+    y = np.asarray(y).astype(bool)
+    pred = np.asarray(pred).astype(bool)
+    if y.shape != pred.shape or y.ndim != 2 or y.shape[1] != len(label_names):
+        raise ValueError(f"targets {y.shape} and decisions {pred.shape} must both be "
+                         f"(n_rows, {len(label_names)})")
+    if len(y) == 0:
+        raise ValueError("no rows to resample")
+    if n_resamples < 1 or not 0 < confidence < 1:
+        raise ValueError(f"n_resamples={n_resamples} must be >= 1 and confidence={confidence} "
+                         "between 0 and 1")
+    rng = np.random.default_rng(seed)
+    counts = rng.multinomial(len(y), np.full(len(y), 1 / len(y)), size=n_resamples)
+    counts = counts.astype(np.float64)                       # (B, n): how often each row is drawn
+    matrices = {"macro_f1": (y, pred)}
+    if has_taxonomies(label_names):
+        for tax in GROUPINGS:
+            matrices[f"{tax}_macro_f1"] = (group_matrix(y.astype(np.uint8), label_names, tax)[0],
+                                           group_matrix(pred.astype(np.uint8), label_names,
+                                                        tax)[0])
+    stats: dict[str, np.ndarray] = {}
+    for key, (t, p) in matrices.items():
+        t, p = t.astype(bool), p.astype(bool)
+        tp = counts @ (t & p)
+        fp = counts @ (~t & p)
+        fn = counts @ (t & ~p)
+        stats[key] = _f1_from_counts(tp, fp, fn).mean(axis=1)
+        if key == "macro_f1":
+            stats["micro_f1"] = _f1_from_counts(tp.sum(1), fp.sum(1), fn.sum(1))
+    tail = (1 - confidence) / 2 * 100
+    order = ["macro_f1", "micro_f1", *(k for k in stats if k not in ("macro_f1", "micro_f1"))]
+    return {k: (float(np.percentile(stats[k], tail)), float(np.percentile(stats[k], 100 - tail)))
+            for k in order}

@@ -19,7 +19,7 @@ from .config import EmotagConfig, ThresholdConfig
 from .data import Split, load_splits
 from .distributed import ddp
 from .errors import ConfigError, DataError
-from .evaluation import evaluate_split, headline
+from .evaluation import bootstrap_intervals, evaluate_split, headline
 from .io_utils import atomic_save_npy, atomic_write_json
 from .models import EmotionClassifier, build_model, load_model, save_model
 from .models.base import MANIFEST
@@ -207,11 +207,31 @@ def _check_labels(split: Split, names: list[str]) -> None:
                         f"model's {names}")
 
 
+def write_intervals(output_dir: Path, splits: dict[str, Split], names: list[str],
+                    thresholds: np.ndarray, n_resamples: int) -> dict[str, dict]:
+    """95% bootstrap intervals of each split's headline numbers, from the probabilities the
+    evaluation just saved (so the model is not run again), written to ``intervals.json``."""
+    out: dict[str, dict] = {}
+    for name, split in splits.items():
+        probs = np.load(Path(output_dir) / "predictions" / f"{name}_probs.npy",
+                        allow_pickle=False)
+        pred = probs >= np.asarray(thresholds)[None, :]
+        out[name] = {k: list(v) for k, v in bootstrap_intervals(
+            split.labels, pred, names, n_resamples=n_resamples).items()}
+    atomic_write_json(Path(output_dir) / "intervals.json",
+                      {"confidence": 0.95, "n_resamples": n_resamples, "splits": out})
+    return out
+
+
 def evaluate_saved(model_dir: Path, config: EmotagConfig, split_names: list[str],
-                   output_dir: Path, retune: bool = False) -> dict[str, Any]:
+                   output_dir: Path, retune: bool = False, bootstrap: int = 0) -> dict[str, Any]:
     """``emotag evaluate``: a saved model on chosen splits, with its saved thresholds, or
     (``retune``) with thresholds tuned anew on this model's own dev scores — for a model whose
-    scores moved, such as an int8 export."""
+    scores moved, such as an int8 export. ``bootstrap`` > 0 adds ``metrics["intervals"]``
+    (see :func:`write_intervals`)."""
+    if bootstrap < 0:
+        raise ConfigError(f"--bootstrap {bootstrap}; expected 0 (none) or a number of "
+                          "resamples such as 1000")
     model = load_model(model_dir)
     splits = load_splits(config.data)
     if retune and "dev" not in split_names:
@@ -224,7 +244,11 @@ def evaluate_saved(model_dir: Path, config: EmotagConfig, split_names: list[str]
         tuner = ThresholdTuner.from_config(config.thresholds, model.label_names)
     else:
         tuner = ThresholdTuner.load(Path(model_dir) / "thresholds.json", model.label_names)
-    return evaluate_run(model, chosen, output_dir, thresholds=tuner)
+    metrics = evaluate_run(model, chosen, output_dir, thresholds=tuner)
+    if bootstrap:
+        metrics["intervals"] = write_intervals(output_dir, chosen, model.label_names,
+                                               tuner.thresholds_, bootstrap)
+    return metrics
 
 
 def _held_out_objective(tuner: ThresholdTuner) -> str:

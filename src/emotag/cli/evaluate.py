@@ -11,6 +11,21 @@ from ..config import load_config
 from .train import console, print_headline
 
 
+def print_intervals(intervals: dict[str, dict], n_resamples: int) -> None:
+    """The bootstrap intervals as a table: one row per split, ``[low, high]`` per number."""
+    from rich.table import Table
+
+    cols = ["macro_f1", "micro_f1", "ekman_macro_f1", "sentiment_macro_f1"]
+    table = Table(title=f"95% intervals, {n_resamples} resamples of each split's rows")
+    table.add_column("split")
+    for c in cols:
+        table.add_column(c, justify="right")
+    for split, iv in intervals.items():
+        table.add_row(split, *(f"[{iv[c][0]:.4f}, {iv[c][1]:.4f}]" if c in iv else "-"
+                               for c in cols))
+    console.print(table)
+
+
 def evaluate_command(
     model_dir: Annotated[Path, typer.Argument(help="A run/model folder made by emotag train.")],
     split: Annotated[list[str] | None, typer.Option(
@@ -24,6 +39,9 @@ def evaluate_command(
     retune: Annotated[bool, typer.Option(
         "--retune-thresholds", help="Tune thresholds again on this model's dev scores (e.g. "
         "after an int8 export) and write thresholds.json to the output folder.")] = False,
+    bootstrap: Annotated[int, typer.Option(
+        "--bootstrap", metavar="N", help="Also print and save (intervals.json) 95% intervals "
+        "of the headline numbers from N resamples of each split's rows; 0: none.")] = 0,
 ) -> None:
     """Recompute metrics.json, report.md/html and plots for a saved model."""
     from ..models.base import read_manifest
@@ -42,6 +60,9 @@ def evaluate_command(
     if retune and data is not None:
         raise typer.BadParameter("--retune-thresholds tunes on the bundled dev split; it does "
                                  "not combine with --data")
-    metrics = evaluate_saved(model_dir, cfg, splits, output or model_dir / "evaluation", retune)
+    metrics = evaluate_saved(model_dir, cfg, splits, output or model_dir / "evaluation", retune,
+                             bootstrap)
     print_headline(metrics)
+    if "intervals" in metrics:
+        print_intervals(metrics["intervals"], bootstrap)
     console.print(f"report: {(output or model_dir / 'evaluation') / 'report.md'}")
