@@ -21,6 +21,7 @@ from sklearn.metrics import (
 )
 
 from .labels import GROUPINGS, group_matrix, has_taxonomies
+from .thresholds import f1_from_counts
 
 AVERAGES = ("micro", "macro", "weighted", "samples")
 
@@ -82,13 +83,6 @@ def headline(metrics_split: dict) -> dict[str, float]:
     return out
 
 
-def _f1_from_counts(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> np.ndarray:
-    """Element-wise F1 with 0 where a label is neither true nor predicted (``zero_division=0``,
-    as in the classification report)."""
-    denom = 2 * tp + fp + fn
-    return np.divide(2 * tp, denom, out=np.zeros(np.shape(tp)), where=denom > 0)
-
-
 def bootstrap_intervals(y: np.ndarray, pred: np.ndarray, label_names: Sequence[str], *,
                         n_resamples: int = 1000, confidence: float = 0.95, seed: int = 0
                         ) -> dict[str, tuple[float, float]]:
@@ -131,9 +125,9 @@ def bootstrap_intervals(y: np.ndarray, pred: np.ndarray, label_names: Sequence[s
         tp = counts @ (t & p)
         fp = counts @ (~t & p)
         fn = counts @ (t & ~p)
-        stats[key] = _f1_from_counts(tp, fp, fn).mean(axis=1)
+        stats[key] = f1_from_counts(tp, fp, fn).mean(axis=1)
         if key == "macro_f1":
-            stats["micro_f1"] = _f1_from_counts(tp.sum(1), fp.sum(1), fn.sum(1))
+            stats["micro_f1"] = f1_from_counts(tp.sum(1), fp.sum(1), fn.sum(1))
     tail = (1 - confidence) / 2 * 100
     order = ["macro_f1", "micro_f1", *(k for k in stats if k not in ("macro_f1", "micro_f1"))]
     return {k: (float(np.percentile(stats[k], tail)), float(np.percentile(stats[k], 100 - tail)))

@@ -144,7 +144,8 @@ def _previous_log(output_dir: Path) -> dict[str, Any]:
 def evaluate_run(model: EmotionClassifier, splits: dict[str, Split], output_dir: Path, *,
                  config: EmotagConfig | None = None, thresholds: ThresholdTuner | None = None,
                  log_history: list[dict] | None = None, timings: dict[str, float] | None = None,
-                 extra_model_info: dict[str, Any] | None = None) -> dict[str, Any]:
+                 extra_model_info: dict[str, Any] | None = None, bootstrap: int = 0
+                 ) -> dict[str, Any]:
     """Score dev/test with ``model``, then :func:`write_evaluation`."""
     names = list(model.label_names)
     timings = timings if timings is not None else {}
@@ -165,15 +166,20 @@ def evaluate_run(model: EmotionClassifier, splits: dict[str, Split], output_dir:
         thresholds = ThresholdTuner.from_config(config.thresholds if config else ThresholdConfig(),
                                                 names)
     return write_evaluation(output_dir, names, probs, targets, thresholds, model_info=model_info,
-                            log_history=log_history, timings=timings)
+                            log_history=log_history, timings=timings, bootstrap=bootstrap)
 
 
 def write_evaluation(output_dir: Path, names: list[str], probs: dict[str, np.ndarray],
                      targets: dict[str, np.ndarray], thresholds: ThresholdTuner, *,
                      model_info: dict[str, Any], log_history: list[dict] | None = None,
-                     timings: dict[str, float] | None = None) -> dict[str, Any]:
+                     timings: dict[str, float] | None = None, bootstrap: int = 0
+                     ) -> dict[str, Any]:
     """Save probabilities, fit ``thresholds`` on dev if it is not fitted yet, and write
-    ``thresholds.json``, ``metrics.json`` and the report. Test never influences a choice."""
+    ``thresholds.json``, ``metrics.json`` and the report. Test never influences a choice.
+
+    ``bootstrap`` > 0 also writes ``intervals.json``: 95% intervals of each split's headline
+    numbers from that many resamples of its rows (:func:`emotag.evaluation.
+    bootstrap_intervals`), returned as ``metrics["intervals"]``."""
     from .report import write_report
 
     output_dir = Path(output_dir)
@@ -198,6 +204,13 @@ def write_evaluation(output_dir: Path, names: list[str], probs: dict[str, np.nda
     }
     atomic_write_json(output_dir / "metrics.json", metrics)
     write_report(output_dir, metrics, probs, targets, log_history or None)
+    if bootstrap:
+        intervals = {name: {k: list(v) for k, v in bootstrap_intervals(
+            targets[name], probs[name] >= t[None, :], names, n_resamples=bootstrap).items()}
+            for name in probs}
+        atomic_write_json(output_dir / "intervals.json",
+                          {"confidence": 0.95, "n_resamples": bootstrap, "splits": intervals})
+        metrics["intervals"] = intervals
     return metrics
 
 
@@ -205,22 +218,6 @@ def _check_labels(split: Split, names: list[str]) -> None:
     if list(split.label_names) != names:
         raise DataError(f"{split.source}: its labels {split.label_names} differ from the "
                         f"model's {names}")
-
-
-def write_intervals(output_dir: Path, splits: dict[str, Split], names: list[str],
-                    thresholds: np.ndarray, n_resamples: int) -> dict[str, dict]:
-    """95% bootstrap intervals of each split's headline numbers, from the probabilities the
-    evaluation just saved (so the model is not run again), written to ``intervals.json``."""
-    out: dict[str, dict] = {}
-    for name, split in splits.items():
-        probs = np.load(Path(output_dir) / "predictions" / f"{name}_probs.npy",
-                        allow_pickle=False)
-        pred = probs >= np.asarray(thresholds)[None, :]
-        out[name] = {k: list(v) for k, v in bootstrap_intervals(
-            split.labels, pred, names, n_resamples=n_resamples).items()}
-    atomic_write_json(Path(output_dir) / "intervals.json",
-                      {"confidence": 0.95, "n_resamples": n_resamples, "splits": out})
-    return out
 
 
 def evaluate_saved(model_dir: Path, config: EmotagConfig, split_names: list[str],
@@ -244,11 +241,7 @@ def evaluate_saved(model_dir: Path, config: EmotagConfig, split_names: list[str]
         tuner = ThresholdTuner.from_config(config.thresholds, model.label_names)
     else:
         tuner = ThresholdTuner.load(Path(model_dir) / "thresholds.json", model.label_names)
-    metrics = evaluate_run(model, chosen, output_dir, thresholds=tuner)
-    if bootstrap:
-        metrics["intervals"] = write_intervals(output_dir, chosen, model.label_names,
-                                               tuner.thresholds_, bootstrap)
-    return metrics
+    return evaluate_run(model, chosen, output_dir, thresholds=tuner, bootstrap=bootstrap)
 
 
 def _held_out_objective(tuner: ThresholdTuner) -> str:

@@ -24,8 +24,9 @@ from .io_utils import atomic_write_json
 DEFAULT_GRID = np.round(np.arange(0.02, 0.951, 0.01), 4)
 
 
-def _f1(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> np.ndarray:
-    """Element-wise F1 from true-positive, false-positive and false-negative counts."""
+def f1_from_counts(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> np.ndarray:
+    """Element-wise F1 from true-positive, false-positive and false-negative counts (0 where
+    a label is neither true nor predicted, as the classification report's ``zero_division=0``)."""
     denom = 2 * tp + fp + fn
     return np.divide(2 * tp, denom, out=np.zeros(np.shape(tp)), where=denom > 0)
 
@@ -37,7 +38,7 @@ def f1_at_thresholds(probs: np.ndarray, y: np.ndarray, grid: np.ndarray) -> np.n
     tp = (pred & y[None]).sum(axis=1).astype(np.float64)
     fp = (pred & ~y[None]).sum(axis=1)
     fn = (~pred & y[None]).sum(axis=1)
-    return _f1(tp, fp, fn)
+    return f1_from_counts(tp, fp, fn)
 
 
 def micro_f1_at_thresholds(probs: np.ndarray, y: np.ndarray, grid: np.ndarray) -> np.ndarray:
@@ -61,7 +62,7 @@ def grouped_macro_f1s(y: np.ndarray, pred: np.ndarray,
     pred = np.asarray(pred).astype(bool)
 
     def macro(t: np.ndarray, p: np.ndarray) -> float:
-        return float(_f1((p & t).sum(0).astype(np.float64), (p & ~t).sum(0),
+        return float(f1_from_counts((p & t).sum(0).astype(np.float64), (p & ~t).sum(0),
                          (~p & t).sum(0)).mean())
 
     out = [macro(y, pred)]
@@ -109,7 +110,7 @@ def retune_for_groups(probs: np.ndarray, y: np.ndarray, thresholds: np.ndarray,
         for j in np.random.RandomState(0).permutation(n_labels):
             pred_j = probs[:, j][:, None] >= grid[None, :]          # (n, grid)
             y_j = y[:, j][:, None]
-            objective = _f1((pred_j & y_j).sum(0), (pred_j & ~y_j).sum(0),
+            objective = f1_from_counts((pred_j & y_j).sum(0), (pred_j & ~y_j).sum(0),
                             (~pred_j & y_j).sum(0)) / n_labels
             for grouping, containing in member_of[j]:
                 for cols in containing:
@@ -118,7 +119,7 @@ def retune_for_groups(probs: np.ndarray, y: np.ndarray, thresholds: np.ndarray,
                             else np.zeros(len(probs), dtype=bool))
                     group_pred = rest[:, None] | pred_j
                     group_true = y[:, cols].any(axis=1)[:, None]
-                    objective = objective + group_weight / len(grouping) * _f1(
+                    objective = objective + group_weight / len(grouping) * f1_from_counts(
                         (group_pred & group_true).sum(0), (group_pred & ~group_true).sum(0),
                         (~group_pred & group_true).sum(0))
             best = grid[int(np.argmax(objective))]

@@ -11,18 +11,25 @@ from ..config import load_config
 from .train import console, print_headline
 
 
-def print_intervals(intervals: dict[str, dict], n_resamples: int) -> None:
-    """The bootstrap intervals as a table: one row per split, ``[low, high]`` per number."""
+def print_intervals(metrics: dict, n_resamples: int) -> None:
+    """Each headline number with its bootstrap interval: a row per number, a column per split
+    (narrow enough for an 80-column terminal)."""
     from rich.table import Table
 
-    cols = ["macro_f1", "micro_f1", "ekman_macro_f1", "sentiment_macro_f1"]
+    from ..evaluation import headline
+
     table = Table(title=f"95% intervals, {n_resamples} resamples of each split's rows")
-    table.add_column("split")
-    for c in cols:
-        table.add_column(c, justify="right")
-    for split, iv in intervals.items():
-        table.add_row(split, *(f"[{iv[c][0]:.4f}, {iv[c][1]:.4f}]" if c in iv else "-"
-                               for c in cols))
+    table.add_column("metric")
+    for split in metrics["intervals"]:
+        table.add_column(split, justify="right")
+    for key in ("macro_f1", "micro_f1", "ekman_macro_f1", "sentiment_macro_f1"):
+        cells = []
+        for split, iv in metrics["intervals"].items():
+            value = headline(metrics["splits"][split]).get(key)
+            cells.append(f"{value:.4f} [{iv[key][0]:.4f}, {iv[key][1]:.4f}]" if key in iv
+                         else "-")
+        if any(c != "-" for c in cells):
+            table.add_row(key, *cells)
     console.print(table)
 
 
@@ -64,5 +71,5 @@ def evaluate_command(
                              bootstrap)
     print_headline(metrics)
     if "intervals" in metrics:
-        print_intervals(metrics["intervals"], bootstrap)
+        print_intervals(metrics, bootstrap)
     console.print(f"report: {(output or model_dir / 'evaluation') / 'report.md'}")
