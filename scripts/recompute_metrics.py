@@ -23,9 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from emotag.data import load_goemotions
-from emotag.evaluation import bootstrap_intervals, evaluate_decisions
-
-COLUMNS = ("macro_f1", "micro_f1", "ekman_macro_f1", "sentiment_macro_f1")
+from emotag.evaluation import HEADLINE_KEYS, bootstrap_intervals, evaluate_decisions
 
 
 def main() -> None:
@@ -51,7 +49,7 @@ def main() -> None:
             iv = bootstrap_intervals(splits[split].labels, probs >= t[None, :], names,
                                      n_resamples=a.bootstrap)
             cells = [f"{c} [{iv[k][0]:.4f}, {iv[k][1]:.4f}]"
-                     for c, k in zip(cells, COLUMNS, strict=True)]
+                     for c, k in zip(cells, HEADLINE_KEYS, strict=True)]
         print(f"| {split} | {' | '.join(cells)} |")
 
 

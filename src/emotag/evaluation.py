@@ -24,6 +24,9 @@ from .labels import GROUPINGS, group_matrix, has_taxonomies
 from .thresholds import f1_from_counts
 
 AVERAGES = ("micro", "macro", "weighted", "samples")
+# What :func:`headline` and :func:`bootstrap_intervals` return, in the order tables show them
+# (the groupings only for the GoEmotions taxonomy).
+HEADLINE_KEYS = ("macro_f1", "micro_f1", *(f"{tax}_macro_f1" for tax in GROUPINGS))
 
 
 def _report(y: np.ndarray, pred: np.ndarray, names: Sequence[str]) -> dict:
@@ -113,22 +116,20 @@ def bootstrap_intervals(y: np.ndarray, pred: np.ndarray, label_names: Sequence[s
     rng = np.random.default_rng(seed)
     counts = rng.multinomial(len(y), np.full(len(y), 1 / len(y)), size=n_resamples)
     counts = counts.astype(np.float64)                       # (B, n): how often each row is drawn
-    matrices = {"macro_f1": (y, pred)}
+
+    def weighted_counts(t: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, ...]:
+        """(B, columns) true-positive, false-positive and false-negative counts."""
+        t, p = t.astype(bool), p.astype(bool)
+        return counts @ (t & p), counts @ (~t & p), counts @ (t & ~p)
+
+    tp, fp, fn = weighted_counts(y, pred)
+    stats = {"macro_f1": f1_from_counts(tp, fp, fn).mean(axis=1),
+             "micro_f1": f1_from_counts(tp.sum(1), fp.sum(1), fn.sum(1))}
     if has_taxonomies(label_names):
         for tax in GROUPINGS:
-            matrices[f"{tax}_macro_f1"] = (group_matrix(y.astype(np.uint8), label_names, tax)[0],
-                                           group_matrix(pred.astype(np.uint8), label_names,
-                                                        tax)[0])
-    stats: dict[str, np.ndarray] = {}
-    for key, (t, p) in matrices.items():
-        t, p = t.astype(bool), p.astype(bool)
-        tp = counts @ (t & p)
-        fp = counts @ (~t & p)
-        fn = counts @ (t & ~p)
-        stats[key] = f1_from_counts(tp, fp, fn).mean(axis=1)
-        if key == "macro_f1":
-            stats["micro_f1"] = f1_from_counts(tp.sum(1), fp.sum(1), fn.sum(1))
+            groups = weighted_counts(group_matrix(y.astype(np.uint8), label_names, tax)[0],
+                                     group_matrix(pred.astype(np.uint8), label_names, tax)[0])
+            stats[f"{tax}_macro_f1"] = f1_from_counts(*groups).mean(axis=1)
     tail = (1 - confidence) / 2 * 100
-    order = ["macro_f1", "micro_f1", *(k for k in stats if k not in ("macro_f1", "micro_f1"))]
-    return {k: (float(np.percentile(stats[k], tail)), float(np.percentile(stats[k], 100 - tail)))
-            for k in order}
+    return {k: (float(np.percentile(v, tail)), float(np.percentile(v, 100 - tail)))
+            for k, v in stats.items()}

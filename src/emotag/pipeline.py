@@ -225,7 +225,7 @@ def evaluate_saved(model_dir: Path, config: EmotagConfig, split_names: list[str]
     """``emotag evaluate``: a saved model on chosen splits, with its saved thresholds, or
     (``retune``) with thresholds tuned anew on this model's own dev scores — for a model whose
     scores moved, such as an int8 export. ``bootstrap`` > 0 adds ``metrics["intervals"]``
-    (see :func:`write_intervals`)."""
+    (see :func:`write_evaluation`)."""
     if bootstrap < 0:
         raise ConfigError(f"--bootstrap {bootstrap}; expected 0 (none) or a number of "
                           "resamples such as 1000")

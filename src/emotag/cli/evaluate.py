@@ -16,18 +16,17 @@ def print_intervals(metrics: dict, n_resamples: int) -> None:
     (narrow enough for an 80-column terminal)."""
     from rich.table import Table
 
-    from ..evaluation import headline
+    from ..evaluation import HEADLINE_KEYS, headline
 
+    intervals = metrics["intervals"]
+    points = {split: headline(metrics["splits"][split]) for split in intervals}
     table = Table(title=f"95% intervals, {n_resamples} resamples of each split's rows")
     table.add_column("metric")
-    for split in metrics["intervals"]:
+    for split in intervals:
         table.add_column(split, justify="right")
-    for key in ("macro_f1", "micro_f1", "ekman_macro_f1", "sentiment_macro_f1"):
-        cells = []
-        for split, iv in metrics["intervals"].items():
-            value = headline(metrics["splits"][split]).get(key)
-            cells.append(f"{value:.4f} [{iv[key][0]:.4f}, {iv[key][1]:.4f}]" if key in iv
-                         else "-")
+    for key in HEADLINE_KEYS:
+        cells = [f"{points[split][key]:.4f} [{iv[key][0]:.4f}, {iv[key][1]:.4f}]"
+                 if key in iv else "-" for split, iv in intervals.items()]
         if any(c != "-" for c in cells):
             table.add_row(key, *cells)
     console.print(table)

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 
 from ..config import load_config
-from ..evaluation import headline
+from ..evaluation import HEADLINE_KEYS, headline
 
 console = Console()
 
@@ -40,11 +40,10 @@ def print_headline(metrics: dict) -> None:
     from rich.table import Table
 
     table = Table(title="tuned thresholds (chosen on dev)")
-    cols = ["macro_f1", "micro_f1", "ekman_macro_f1", "sentiment_macro_f1"]
     table.add_column("split")
-    for c in cols:
+    for c in HEADLINE_KEYS:
         table.add_column(c, justify="right")
     for split, m in metrics["splits"].items():
         h = headline(m)
-        table.add_row(split, *(f"{h[c]:.4f}" if c in h else "-" for c in cols))
+        table.add_row(split, *(f"{h[c]:.4f}" if c in h else "-" for c in HEADLINE_KEYS))
     console.print(table)
