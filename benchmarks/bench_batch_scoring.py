@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from emotag.data import load_goemotions
+from emotag.data.datasets import load_goemotions
 
 try:
     import psutil

@@ -18,10 +18,10 @@ import torch
 from transformers import DataCollatorWithPadding, set_seed
 
 from emotag.config import TrainConfig
-from emotag.data import load_goemotions
-from emotag.losses import build_loss
+from emotag.data.datasets import load_goemotions
 from emotag.models.transformer import TransformerClassifier, set_threads, tokenize_split
-from emotag.training import freeze_lower_layers
+from emotag.training.losses import build_loss
+from emotag.training.trainer import freeze_lower_layers
 
 
 def run(bf16: bool, steps: int, batch: int, train, backbone: str,  # noqa: ANN001

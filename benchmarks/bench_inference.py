@@ -33,12 +33,12 @@ from pathlib import Path
 import numpy as np
 
 import emotag
-from emotag.data import load_goemotions
-from emotag.paths import REPO_ROOT
+from emotag.data.datasets import load_goemotions
 
 ScoreFn = Callable[[list[str]], np.ndarray]
 BATCH = 64
 MAX_LENGTH = 128
+REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_TORCH = REPO_ROOT / "runs" / "minilm" / "transformer"
 DEFAULT_ONNX = REPO_ROOT / "runs" / "minilm" / "onnx-export"
 
@@ -102,7 +102,7 @@ def torch_pipeline(folder: Path, labels: list[str]) -> ScoreFn:
 def mpnet_pipeline(labels: list[str]) -> ScoreFn:
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from emotag.backbones import resolve_backbone
+    from emotag.models.backbones import resolve_backbone
 
     path = resolve_backbone("mpnet")
     model = AutoModelForSequenceClassification.from_pretrained(
@@ -126,7 +126,7 @@ def fused_graphs(onnx_dir: Path, torch_dir: Path | None, work: Path) -> dict[str
     """The optimizer's fused fp32 graph and its dynamic int8 copy (per-channel weights)."""
     import json
 
-    from emotag.export import optimize_graph, quantize_int8
+    from emotag.inference.export import optimize_graph, quantize_int8
 
     config_dir = torch_dir if torch_dir is not None else onnx_dir
     config = json.loads((config_dir / "config.json").read_text()) \
@@ -141,7 +141,7 @@ def fused_graphs(onnx_dir: Path, torch_dir: Path | None, work: Path) -> dict[str
 
 
 def macro_f1(split: object, probs: np.ndarray, thresholds: np.ndarray) -> float:
-    from emotag.evaluation import evaluate_decisions
+    from emotag.evaluation.metrics import evaluate_decisions
 
     m = evaluate_decisions(split.labels, probs, thresholds, split.label_names, groupings=False)
     return float(m["averages"]["macro"]["f1"])

@@ -35,8 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
-from emotag.data import load_goemotions
-from emotag.predictor import DEFAULT_MODEL_DIR
+from emotag.data.datasets import load_goemotions
+from emotag.inference.predictor import DEFAULT_MODEL_DIR
 
 
 @dataclass

@@ -40,11 +40,13 @@ from typing import Any
 import aiohttp
 import numpy as np
 
-from emotag.data import load_goemotions
-from emotag.paths import REPO_ROOT
-from emotag.serve.local import local_server, wait_healthy
+from emotag.data.datasets import load_goemotions
+from emotag.resources import default_model_dir
 
-DEFAULT_MODEL = REPO_ROOT / "models" / "default"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from local_server import local_server, wait_healthy  # noqa: E402  (a test helper)
+
+DEFAULT_MODEL = default_model_dir()
 JSON_HEADERS = {"content-type": "application/json"}
 
 

@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from fastapi.testclient import TestClient  # noqa: E402
 
-from emotag.predictor import DEFAULT_MODEL_DIR, Predictor  # noqa: E402
+from emotag.inference.predictor import DEFAULT_MODEL_DIR, Predictor  # noqa: E402
 from emotag.serve import ServeSettings, create_app  # noqa: E402
 from service_fuzz import arbitrary_requests, fuzz, shaped_requests  # noqa: E402
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import f1_score
 
-from emotag.data import load_goemotions
+from emotag.data.datasets import load_goemotions
 
 PAPER_BERT_F1 = {
     "admiration": 0.65, "amusement": 0.80, "anger": 0.47, "annoyance": 0.34, "approval": 0.36,

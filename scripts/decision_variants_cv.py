@@ -37,11 +37,11 @@ from pathlib import Path
 import numpy as np
 from group_threshold_cv import scores
 
-from emotag.calibration import logit
-from emotag.data import load_goemotions
-from emotag.ensemble import combine, dev_folds, load_run_predictions
+from emotag.data.datasets import load_goemotions
+from emotag.evaluation.calibration import logit
+from emotag.evaluation.thresholds import ThresholdTuner
 from emotag.labels import taxonomy_columns
-from emotag.thresholds import ThresholdTuner
+from emotag.models.ensemble import combine, dev_folds, load_run_predictions
 
 
 def top1_fallback(probs: np.ndarray, pred: np.ndarray) -> np.ndarray:

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from emotag.data import load_goemotions
-from emotag.ensemble import load_run_predictions, score_weightings
+from emotag.data.datasets import load_goemotions
+from emotag.models.ensemble import load_run_predictions, score_weightings
 
 
 def main() -> None:

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from emotag.data import load_goemotions
-from emotag.ensemble import dev_folds
+from emotag.data.datasets import load_goemotions
+from emotag.evaluation.thresholds import ThresholdTuner, grouped_macro_f1s
 from emotag.labels import taxonomy_columns
-from emotag.thresholds import ThresholdTuner, grouped_macro_f1s
+from emotag.models.ensemble import dev_folds
 
 
 def scores(y: np.ndarray, pred: np.ndarray, names: list[str]) -> np.ndarray:

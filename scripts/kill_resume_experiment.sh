@@ -3,9 +3,9 @@
 # checkpoint-STEP is complete (so the steps after it are lost), then continue with --resume.
 # Compare OUT/metrics.json with an uninterrupted run of the same config and seed.
 #
-#   scripts/kill_resume_experiment.sh configs/minilm.yaml runs/minilm-resume 2000
+#   scripts/kill_resume_experiment.sh minilm runs/minilm-resume 2000
 set -euo pipefail
-CONFIG=${1:-configs/minilm.yaml}
+CONFIG=${1:-minilm}
 OUT=${2:-runs/minilm-resume}
 STEP=${3:-2000}
 LOG=${OUT%/}.log

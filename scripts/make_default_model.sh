@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Re-create models/default from the bundled data: the 3-layer MiniLM student distilled from
+# Re-create src/emotag/assets/default_model from the bundled data: the 3-layer MiniLM student distilled from
 # session 2's ensemble (TF-IDF, MiniLM and mpnet top-6; its probabilities on the training
-# texts are committed in results/ens3; configs/student-l3.yaml) unless the run exists,
+# texts are committed in results/ens3; student-l3) unless the run exists,
 # exported to ONNX int8, packaged, thresholds re-tuned on the int8 model's dev scores,
 # calibration refitted on them, model card written.
 # Swaps the new folder in only when every step has succeeded.
@@ -9,8 +9,8 @@
 #   scripts/make_default_model.sh [RUN_DIR [CONFIG]]   (default runs/student-l3)
 set -euo pipefail
 RUN=${1:-runs/student-l3}
-CONFIG=${2:-configs/student-l3.yaml}
-NEW=models/.default.partial
+CONFIG=${2:-student-l3}
+NEW=src/emotag/assets/.default_model.partial
 if [ ! -f "$RUN/emotag.json" ]; then
   emotag train --config "$CONFIG" --output "$RUN"
 fi
@@ -20,8 +20,8 @@ emotag evaluate "$NEW" --retune-thresholds --output "$NEW"
 emotag calibrate "$NEW"   # Platt on the int8 model's own dev scores; decisions unchanged
 python scripts/model_card.py "$NEW" --run "$RUN" --config "$CONFIG"
 rm -rf "$NEW/predictions"   # 1.2 MB of scores: kept in the run folder, not shipped
-rm -rf models/default.old
-[ -d models/default ] && mv models/default models/default.old
-mv "$NEW" models/default
-rm -rf models/default.old
-du -sh models/default
+rm -rf src/emotag/assets/default_model.old
+[ -d src/emotag/assets/default_model ] && mv src/emotag/assets/default_model src/emotag/assets/default_model.old
+mv "$NEW" src/emotag/assets/default_model
+rm -rf src/emotag/assets/default_model.old
+du -sh src/emotag/assets/default_model

@@ -24,10 +24,10 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import KFold
 
-from emotag.calibration import PlattCalibrator
-from emotag.data import load_goemotions
-from emotag.ensemble import RunPredictions, load_run_predictions
-from emotag.io_utils import atomic_save_npy, atomic_write_json
+from emotag.data.datasets import load_goemotions
+from emotag.evaluation.calibration import PlattCalibrator
+from emotag.models.ensemble import RunPredictions, load_run_predictions
+from emotag.utils.files import atomic_save_npy, atomic_write_json
 
 
 def write_member(out: Path, label_names: list[str], dev: np.ndarray, test: np.ndarray,

@@ -10,7 +10,7 @@ import argparse
 import json
 from pathlib import Path
 
-from emotag.io_utils import atomic_write_text
+from emotag.utils.files import atomic_write_text
 
 
 def main() -> None:
@@ -18,7 +18,7 @@ def main() -> None:
     ap.add_argument("model_dir", type=Path)
     ap.add_argument("--run", type=Path, required=True,
                     help="the training run it was exported from")
-    ap.add_argument("--config", default="configs/student-l3.yaml",
+    ap.add_argument("--config", default="student-l3",
                     help="the config file the run was trained with")
     a = ap.parse_args()
     metrics = json.loads((a.model_dir / "metrics.json").read_text())

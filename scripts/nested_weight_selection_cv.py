@@ -35,10 +35,16 @@ import numpy as np
 from group_threshold_cv import scores
 from joblib import Parallel, delayed
 
-from emotag.data import load_goemotions
-from emotag.ensemble import SEARCH_GRID, combine, dev_folds, load_run_predictions, search_weights
+from emotag.data.datasets import load_goemotions
+from emotag.evaluation.thresholds import ThresholdTuner
 from emotag.labels import taxonomy_columns
-from emotag.thresholds import ThresholdTuner
+from emotag.models.ensemble import (
+    SEARCH_GRID,
+    combine,
+    dev_folds,
+    load_run_predictions,
+    search_weights,
+)
 
 
 def outer_fold(members: list[np.ndarray], y: np.ndarray, names: list[str], fit: np.ndarray,

@@ -8,7 +8,7 @@ Reads ``predictions/{dev,test}_probs.npy`` and ``thresholds.json`` from the fold
 labels from the bundled GoEmotions copy, and prints macro/micro F1 and the Ekman and
 sentiment macro-F1 (a group is predicted when any member emotion is) per split.
 
-``--bootstrap N`` adds a 95% interval to each number (:func:`emotag.evaluation.
+``--bootstrap N`` adds a 95% interval to each number (:func:`emotag.evaluation.metrics.
 bootstrap_intervals`: the split's rows resampled N times, model and thresholds fixed). A goal
 line inside the interval is one the split cannot tell the model apart from. It reports the
 numbers already chosen; nothing is chosen by it.
@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from emotag.data import load_goemotions
-from emotag.evaluation import HEADLINE_KEYS, bootstrap_intervals, evaluate_decisions
+from emotag.data.datasets import load_goemotions
+from emotag.evaluation.metrics import HEADLINE_KEYS, bootstrap_intervals, evaluate_decisions
 
 
 def main() -> None:

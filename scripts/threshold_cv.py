@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import KFold, cross_val_score
 
-from emotag.data import load_goemotions
-from emotag.thresholds import ThresholdTuner
+from emotag.data.datasets import load_goemotions
+from emotag.evaluation.thresholds import ThresholdTuner
 
 STRATEGIES = [("fixed 0.5", ThresholdTuner(strategy="fixed")),
               ("global", ThresholdTuner(strategy="global")),

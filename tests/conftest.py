@@ -36,7 +36,7 @@ def write_goemotions_folder(folder: Path, sizes: dict[str, int]) -> Path:
     import hashlib
     import shutil
 
-    from emotag.paths import goemotions_dir
+    from emotag.resources import goemotions_dir
 
     folder.mkdir(parents=True, exist_ok=True)
     for i, (split, n) in enumerate(sizes.items()):

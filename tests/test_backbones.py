@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from emotag.backbones import PINNED, PinnedBackbone, resolve_backbone, verify_folder
 from emotag.config import load_config
 from emotag.errors import ChecksumError
-from emotag.pipeline import train_run
+from emotag.models.backbones import PINNED, PinnedBackbone, resolve_backbone, verify_folder
+from emotag.training.pipeline import train_run
 
 
 def test_minilm_alias_resolves_to_a_verified_offline_folder() -> None:

@@ -17,11 +17,11 @@ import pytest
 from typer.testing import CliRunner
 
 import emotag
-from emotag.batch_scoring import PRED_COLUMN, output_column_names
 from emotag.cli.app import app
+from emotag.data.tables import partial_path
 from emotag.errors import DataError, ResumeError
-from emotag.streaming import progress_path, score_file
-from emotag.table_io import partial_path
+from emotag.inference.batch_scoring import PRED_COLUMN, output_column_names
+from emotag.inference.streaming import progress_path, score_file
 
 runner = CliRunner()
 FORMATS = ["txt", "csv", "tsv", "jsonl", "parquet"]

@@ -7,13 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from emotag.calibration import (
+from emotag.errors import ModelFormatError
+from emotag.evaluation.calibration import (
     PlattCalibrator,
     calibrate_run,
     expected_calibration_error,
     reliability_curve,
 )
-from emotag.errors import ModelFormatError
 
 
 def overconfident(n: int = 4000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -73,7 +73,7 @@ def test_predictor_serves_calibrated_scores_with_the_same_decisions(tmp_path: Pa
     import shutil
 
     import emotag
-    from emotag.predictor import DEFAULT_MODEL_DIR
+    from emotag.inference.predictor import DEFAULT_MODEL_DIR
 
     model_dir = tmp_path / "model"
     shutil.copytree(DEFAULT_MODEL_DIR, model_dir)

@@ -1,4 +1,4 @@
-"""Tests for emotag.data: the GoEmotions TSV reader, the bundled copy, and user files."""
+"""Tests for emotag.data.datasets: the GoEmotions TSV reader, the bundled copy, and user files."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from emotag.config import DataConfig
-from emotag.data import (
+from emotag.data.datasets import (
     load_files,
     load_goemotions,
     load_splits,
@@ -22,7 +22,7 @@ from emotag.data import (
 )
 from emotag.errors import ChecksumError, DataError
 from emotag.labels import GOEMOTIONS_LABELS
-from emotag.paths import goemotions_dir
+from emotag.resources import goemotions_dir
 
 LABELS = list(GOEMOTIONS_LABELS)
 COL = {name: i for i, name in enumerate(LABELS)}
@@ -358,7 +358,7 @@ def test_load_hub_maps_the_hub_layout(monkeypatch):
     datasets.load_dataset is replaced by an in-memory DatasetDict of the same layout."""
     import datasets
 
-    from emotag.data import load_hub
+    from emotag.data.datasets import load_hub
 
     features = datasets.Features({
         "text": datasets.Value("string"),

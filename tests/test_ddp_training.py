@@ -66,7 +66,7 @@ def ddp_run(tmp_path_factory: pytest.TempPathFactory, tiny_data: Path,
 
 def test_two_processes_write_one_run(ddp_run: tuple[Path, subprocess.CompletedProcess],
                                      tiny_data: Path) -> None:
-    from emotag.data import load_goemotions
+    from emotag.data.datasets import load_goemotions
 
     out, result = ddp_run
     assert sorted(p.relative_to(out) for p in out.rglob("emotag.json")) == [Path("emotag.json")]
@@ -116,7 +116,7 @@ def test_length_grouped_sampler_shards_by_rank(monkeypatch: pytest.MonkeyPatch,
     from accelerate.data_loader import BatchSamplerShard
     from transformers import TrainingArguments
 
-    from emotag.training import EmotagTrainer, EpochSeededLengthGroupedSampler
+    from emotag.training.trainer import EmotagTrainer, EpochSeededLengthGroupedSampler
 
     rng = np.random.default_rng(0)
     lengths = rng.integers(3, 40, size=TRAIN_ROWS).tolist()

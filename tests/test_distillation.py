@@ -10,10 +10,10 @@ import pytest
 
 from conftest import tiny_overrides
 from emotag.config import load_config
-from emotag.data import load_goemotions
-from emotag.distillation import soft_targets, teacher_probs
+from emotag.data.datasets import load_goemotions
 from emotag.errors import ConfigError, ModelFormatError
-from emotag.pipeline import ensemble_run, train_run
+from emotag.training.distillation import soft_targets, teacher_probs
+from emotag.training.pipeline import ensemble_run, train_run
 
 
 def test_soft_targets_mix_teacher_and_gold() -> None:

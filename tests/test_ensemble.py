@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from emotag.ensemble import combine, dev_folds, held_out_score, search_weights, simplex_grid
 from emotag.errors import ConfigError, ModelFormatError
-from emotag.io_utils import atomic_save_npy, atomic_write_json
 from emotag.labels import GOEMOTIONS_LABELS
-from emotag.pipeline import ensemble_run
+from emotag.models.ensemble import combine, dev_folds, held_out_score, search_weights, simplex_grid
+from emotag.training.pipeline import ensemble_run
+from emotag.utils.files import atomic_save_npy, atomic_write_json
 
 
 def test_simplex_grid_sums_to_one() -> None:
@@ -59,7 +59,7 @@ def _fake_run(folder: Path, dev: np.ndarray, test: np.ndarray) -> Path:
 
 def test_ensemble_run_end_to_end(tmp_path: Path, tiny_data: Path,
                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    from emotag.data import load_goemotions
+    from emotag.data.datasets import load_goemotions
 
     monkeypatch.setenv("EMOTAG_DATA_DIR", str(tiny_data))
     splits = load_goemotions(tiny_data)
@@ -80,8 +80,8 @@ def test_ensemble_run_end_to_end(tmp_path: Path, tiny_data: Path,
         assert (tmp_path / "ens" / name).is_file()
 
     # --group-weight: thresholds re-tuned on dev for the Ekman/sentiment groups as well
+    from emotag.evaluation.thresholds import ThresholdTuner
     from emotag.labels import taxonomy_columns
-    from emotag.thresholds import ThresholdTuner
 
     grouped = ensemble_run([a, b], tmp_path / "ens-g", step=0.5, group_weight=1.0)
     assert grouped["model"]["threshold_group_weight"] == 1.0

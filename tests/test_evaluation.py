@@ -1,11 +1,11 @@
-"""Tests for emotag.evaluation against metrics worked out by hand."""
+"""Tests for emotag.evaluation.metrics against metrics worked out by hand."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from emotag.evaluation import (
+from emotag.evaluation.metrics import (
     AVERAGES,
     bootstrap_intervals,
     evaluate_decisions,

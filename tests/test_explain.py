@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from emotag.cli.app import app
-from emotag.explain import (
+from emotag.inference.explain import (
     explain,
     label_explanation,
     occlusion,
@@ -23,7 +23,7 @@ from emotag.explain import (
     top_words,
     without,
 )
-from emotag.predictor import DEFAULT_MODEL_DIR, Predictor
+from emotag.inference.predictor import DEFAULT_MODEL_DIR, Predictor
 
 
 class WordCounter:

@@ -15,11 +15,11 @@ from conftest import tiny_overrides
 from emotag import export as export_module
 from emotag.cli.app import app
 from emotag.config import load_config
-from emotag.data import load_goemotions
+from emotag.data.datasets import load_goemotions
 from emotag.errors import EmotagError, ModelFormatError
-from emotag.export import export_onnx, package_onnx_model
+from emotag.inference.export import export_onnx, package_onnx_model
 from emotag.models.onnx import META_LABELS, META_THRESHOLDS, OnnxClassifier, read_metadata
-from emotag.pipeline import train_run
+from emotag.training.pipeline import train_run
 
 #: int8 weights of a tiny random 32-wide model move probabilities far more than on MiniLM.
 INT8_TOLERANCE = 0.05
@@ -47,7 +47,7 @@ def exported(run_dir: Path, tiny_data: Path, tmp_path_factory: pytest.TempPathFa
 
 
 @pytest.fixture(scope="module")
-def torch_model(run_dir: Path) -> emotag.predictor.Predictor:
+def torch_model(run_dir: Path) -> emotag.inference.predictor.Predictor:
     return emotag.load(run_dir)
 
 

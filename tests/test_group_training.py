@@ -10,7 +10,9 @@ from transformers import BertConfig
 
 from emotag.config import TrainConfig
 from emotag.errors import ConfigError
-from emotag.group_training import (
+from emotag.labels import GOEMOTIONS_LABELS
+from emotag.models.modeling_emotag import BertMeanPoolForSequenceClassification
+from emotag.training.group_training import (
     auxiliary_output_names,
     drop_auxiliary_outputs,
     group_noisy_or_loss,
@@ -20,8 +22,6 @@ from emotag.group_training import (
     with_group_losses,
     with_group_targets,
 )
-from emotag.labels import GOEMOTIONS_LABELS
-from emotag.models.modeling_emotag import BertMeanPoolForSequenceClassification
 
 NAMES = list(GOEMOTIONS_LABELS)
 GROUPINGS = training_groupings(NAMES, "test")

@@ -10,11 +10,11 @@ import pytest
 
 from conftest import tiny_overrides
 from emotag.config import load_config
-from emotag.data import load_goemotions
+from emotag.data.datasets import load_goemotions
 from emotag.errors import ConfigError, ModelFormatError
 from emotag.models import load_model
 from emotag.models.knn import KnnClassifier, neighbour_vote
-from emotag.pipeline import train_run
+from emotag.training.pipeline import train_run
 
 
 def test_vote_weights_neighbours_by_similarity() -> None:

@@ -16,7 +16,7 @@ from emotag.labels import (
     group_matrix,
     taxonomy_groups,
 )
-from emotag.paths import goemotions_dir
+from emotag.resources import goemotions_dir
 
 LABELS = list(GOEMOTIONS_LABELS)
 COL = {name: i for i, name in enumerate(LABELS)}

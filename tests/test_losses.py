@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from emotag.config import TrainConfig
-from emotag.losses import (
+from emotag.training.losses import (
     asymmetric_loss,
     build_loss,
     focal_loss,

@@ -40,7 +40,7 @@ def torch_dir(tmp_path_factory: pytest.TempPathFactory, tiny_bert: Path) -> Path
 @pytest.fixture(scope="module")
 def onnx_dir(tmp_path_factory: pytest.TempPathFactory, torch_dir: Path) -> Path:
     """The same model exported to ONNX fp32 and packaged as an ``onnx`` model folder."""
-    from emotag.export import export_fp32
+    from emotag.inference.export import export_fp32
 
     clf = emotag.load(torch_dir).model
     work = tmp_path_factory.mktemp("onnx-export")

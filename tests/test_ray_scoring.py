@@ -20,8 +20,8 @@ import pytest
 
 import emotag
 from conftest import make_rows
-from emotag.batch_scoring import output_column_names, score_columns
 from emotag.errors import ConfigError, DataError, MissingDependencyError
+from emotag.inference.batch_scoring import output_column_names, score_columns
 from emotag.labels import GOEMOTIONS_LABELS
 
 N_ROWS = 300
@@ -30,9 +30,9 @@ N_ROWS = 300
 @pytest.fixture(scope="module")
 def random_model(tmp_path_factory: pytest.TempPathFactory, tiny_bert: Path) -> Path:
     """An untrained transformer model folder (tiny BERT + random head) with thresholds."""
+    from emotag.evaluation.thresholds import ThresholdTuner
     from emotag.models.base import save_model
     from emotag.models.transformer import TransformerClassifier
-    from emotag.thresholds import ThresholdTuner
 
     folder = tmp_path_factory.mktemp("random-model")
     model = TransformerClassifier(label_names=GOEMOTIONS_LABELS, backbone=str(tiny_bert),
@@ -86,7 +86,7 @@ def write_input(frame: pd.DataFrame, path: Path) -> Path:
 
 # --------------------------------------------------------------------------- no ray needed
 def test_missing_ray_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
-    from emotag.distributed.ray_scoring import import_ray
+    from emotag.inference.ray_scoring import import_ray
 
     monkeypatch.setitem(sys.modules, "ray", None)  # makes `import ray` raise ImportError
     with pytest.raises(MissingDependencyError, match=r'pip install "emotag\[ray\]"'):
@@ -94,7 +94,7 @@ def test_missing_ray_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_plan_pool_fills_the_cpus() -> None:
-    from emotag.distributed.ray_scoring import plan_pool
+    from emotag.inference.ray_scoring import plan_pool
 
     assert plan_pool(8, None, None) == (8, 1)   # one single-threaded actor per CPU
     assert plan_pool(8, 2, None) == (2, 4)      # threads = cpus // actors
@@ -105,7 +105,7 @@ def test_plan_pool_fills_the_cpus() -> None:
 
 
 def test_inputs_expand_globs_and_refuse_mixed_formats(tmp_path: Path) -> None:
-    from emotag.distributed.ray_scoring import expand_inputs
+    from emotag.inference.ray_scoring import expand_inputs
 
     for name in ("b.parquet", "a.parquet", "c.csv"):
         (tmp_path / name).write_text("x")
@@ -124,7 +124,7 @@ def test_inputs_expand_globs_and_refuse_mixed_formats(tmp_path: Path) -> None:
 @pytest.mark.parametrize("suffix", [".csv", ".jsonl", ".parquet"])
 def test_ray_equals_single_process(ray_local, random_model: Path, corpus: pd.DataFrame,  # noqa: ANN001
                                    tmp_path: Path, suffix: str) -> None:
-    from emotag.distributed.ray_scoring import score_files
+    from emotag.inference.ray_scoring import score_files
 
     source = write_input(corpus, tmp_path / f"in{suffix}")
     result = score_files(random_model, source, tmp_path / "out", num_actors=2, batch_size=64,
@@ -149,7 +149,7 @@ def test_ray_equals_single_process(ray_local, random_model: Path, corpus: pd.Dat
 
 def test_ray_honours_taxonomy_top_k_and_threshold(ray_local, random_model: Path,  # noqa: ANN001
                                                   corpus: pd.DataFrame, tmp_path: Path) -> None:
-    from emotag.distributed.ray_scoring import score_files
+    from emotag.inference.ray_scoring import score_files
 
     source = write_input(corpus, tmp_path / "in.parquet")
     score_files(random_model, source, tmp_path / "out", num_actors=1, threads_per_actor=2,
@@ -168,7 +168,7 @@ def test_ray_honours_taxonomy_top_k_and_threshold(ray_local, random_model: Path,
 
 def test_ray_errors_are_emotag_errors(ray_local, random_model: Path, corpus: pd.DataFrame,  # noqa: ANN001
                                       tmp_path: Path) -> None:
-    from emotag.distributed.ray_scoring import score_files
+    from emotag.inference.ray_scoring import score_files
 
     bad = corpus.copy()
     bad.loc[5, "text"] = None

@@ -1,4 +1,4 @@
-"""Tests for emotag.report: files written, self-contained HTML, table contents, matrices."""
+"""Tests for emotag.evaluation.report: files written, self-contained HTML, tables, matrices."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import precision_recall_fscore_support, roc_auc_score
 
-from emotag.report import (
+from emotag.evaluation.report import (
     classification_report_table,
     cooccurrence_matrix,
     label_confusion_matrix,
@@ -247,13 +247,13 @@ def test_cooccurrence_and_confusion_matrices() -> None:
 
 
 def test_import_does_not_load_matplotlib() -> None:
-    code = "import sys, emotag.report; print('matplotlib' in sys.modules)"
+    code = "import sys, emotag.evaluation.report; print('matplotlib' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
 
 def test_accepts_real_evaluation_output(tmp_path: Path) -> None:
-    evaluation = pytest.importorskip("emotag.evaluation")
+    evaluation = pytest.importorskip("emotag.evaluation.metrics")
     probs, y = _make_data(7)
     tuned = np.linspace(0.3, 0.7, len(LABELS))
     metrics = {"label_names": LABELS, "thresholds": dict(zip(LABELS, tuned.tolist(), strict=True)),

@@ -21,8 +21,8 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from emotag.inference.predictor import DEFAULT_MODEL_DIR, Predictor
 from emotag.labels import GOEMOTIONS_LABELS, taxonomy_groups
-from emotag.predictor import DEFAULT_MODEL_DIR, Predictor
 from emotag.serve import ServeSettings, create_app
 from emotag.serve.app import WEB_DIR
 from emotag.serve.batching import MicroBatcher, ServiceClosedError
@@ -525,7 +525,7 @@ def test_two_workers_answer_and_metrics_sum_over_both() -> None:
     import json
     import urllib.request
 
-    from emotag.serve.local import local_server
+    from local_server import local_server
 
     n = 24
     with local_server(DEFAULT_MODEL_DIR, ["--workers", "2", "--log-level", "warning"],

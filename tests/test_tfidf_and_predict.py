@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 import emotag
 from emotag.cli.app import app
-from emotag.data import load_goemotions
+from emotag.data.datasets import load_goemotions
 from emotag.errors import ModelFormatError, NotFittedError
 from emotag.models import load_model, save_model
 from emotag.models.tfidf import TfidfLogRegClassifier

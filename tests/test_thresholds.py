@@ -1,4 +1,4 @@
-"""Tests for emotag.thresholds: the scikit-learn contract, each strategy, and persistence."""
+"""Tests for emotag.evaluation.thresholds: the scikit-learn contract, strategies, persistence."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from sklearn.base import clone
 from sklearn.metrics import f1_score
 
 from emotag.errors import ModelFormatError, NotFittedError
-from emotag.thresholds import (
+from emotag.evaluation.thresholds import (
     DEFAULT_GRID,
     ThresholdTuner,
     f1_at_thresholds,

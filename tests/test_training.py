@@ -13,8 +13,8 @@ import emotag
 from conftest import tiny_overrides
 from emotag.cli.app import app
 from emotag.config import load_config
-from emotag.pipeline import train_run
-from emotag.training import last_complete_checkpoint
+from emotag.training.pipeline import train_run
+from emotag.training.trainer import last_complete_checkpoint
 
 runner = CliRunner()
 
@@ -65,7 +65,7 @@ def test_hf_config_is_multi_label(trained_run: Path) -> None:
 
 
 def test_reload_gives_identical_scores(trained_run: Path, tiny_data: Path) -> None:
-    from emotag.data import load_goemotions
+    from emotag.data.datasets import load_goemotions
 
     test = load_goemotions(tiny_data)["test"]
     predictor = emotag.load(trained_run)
@@ -87,7 +87,7 @@ def test_transformers_pipeline_applies_sigmoid(trained_run: Path) -> None:
 def _train_crashing_at_step(cfg, out: Path, step: int,  # noqa: ANN001
                             monkeypatch: pytest.MonkeyPatch) -> None:
     """Run ``train_run`` and make optimiser step ``step`` (1-based) raise, like a crash."""
-    from emotag.training import EmotagTrainer
+    from emotag.training.trainer import EmotagTrainer
 
     original = EmotagTrainer.training_step
     calls = {"n": 0}
@@ -176,7 +176,7 @@ def test_evaluate_command_recomputes_the_report(trained_run: Path, tiny_data: Pa
 def test_bf16_run_is_evaluated_as_saved(tmp_path: Path, tiny_data: Path, tiny_bert: Path) -> None:
     """Regression: with bf16 autocast, the in-memory model after training still ran under
     autocast, so thresholds were tuned on scores the saved fp32 model never produces."""
-    from emotag.data import load_goemotions
+    from emotag.data.datasets import load_goemotions
 
     cfg = load_config(None, tiny_overrides(tiny_data, tiny_bert, **{"train.bf16": True}))
     train_run(cfg, tmp_path / "bf16")
@@ -189,7 +189,7 @@ def test_bf16_run_is_evaluated_as_saved(tmp_path: Path, tiny_data: Path, tiny_be
 def test_head_learning_rate_and_layerwise_decay(tiny_bert: Path, tmp_path: Path) -> None:
     from transformers import AutoModelForSequenceClassification, TrainingArguments
 
-    from emotag.training import EmotagTrainer
+    from emotag.training.trainer import EmotagTrainer
 
     model = AutoModelForSequenceClassification.from_pretrained(tiny_bert, num_labels=3)
     args = TrainingArguments(output_dir=str(tmp_path), learning_rate=1e-3, use_cpu=True,
@@ -216,8 +216,8 @@ def test_rdrop_adds_the_divergence_of_two_dropout_passes(tiny_bert: Path,
     import torch
     from transformers import AutoModelForSequenceClassification, TrainingArguments
 
-    from emotag.losses import rdrop_divergence
-    from emotag.training import EmotagTrainer
+    from emotag.training.losses import rdrop_divergence
+    from emotag.training.trainer import EmotagTrainer
 
     def trainer(model: torch.nn.Module, alpha: float) -> EmotagTrainer:
         args = TrainingArguments(output_dir=str(tmp_path), use_cpu=True, report_to="none")
@@ -257,7 +257,7 @@ def test_rdrop_adds_the_divergence_of_two_dropout_passes(tiny_bert: Path,
 def test_freeze_lower_layers_stops_their_gradients(tiny_bert: Path) -> None:
     from transformers import AutoModelForSequenceClassification
 
-    from emotag.training import freeze_lower_layers
+    from emotag.training.trainer import freeze_lower_layers
 
     model = AutoModelForSequenceClassification.from_pretrained(tiny_bert, num_labels=3)
     frozen = freeze_lower_layers(model, 1)
@@ -314,7 +314,7 @@ def test_group_training_saves_a_plain_label_model(tmp_path: Path, tiny_data: Pat
     """train.aux_group_weight: the head trains with 28 + 11 outputs (Ekman and sentiment
     groups), cut before saving; train.group_loss_weight: only the loss changes. Either way
     the saved model has the 28 labels only, scored as it was evaluated."""
-    from emotag.data import load_goemotions
+    from emotag.data.datasets import load_goemotions
     from emotag.labels import GOEMOTIONS_LABELS
 
     cfg = load_config(None, tiny_overrides(tiny_data, tiny_bert, **{setting: 1.0}))

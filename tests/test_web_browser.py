@@ -16,12 +16,12 @@ from collections.abc import Iterator
 import pytest
 
 from emotag.labels import GOEMOTIONS_LABELS, taxonomy_groups
-from emotag.paths import REPO_ROOT
-from emotag.serve.local import ServerStartError, local_server
+from emotag.resources import default_model_dir
+from local_server import ServerStartError, local_server
 
 pytestmark = pytest.mark.slow
 
-MODEL_DIR = REPO_ROOT / "models" / "default"
+MODEL_DIR = default_model_dir()
 SENTENCE = "Thank you so much, this is wonderful!"
 WAIT_S = 60  # generous: CI machines with 2 busy cores run the int8 model slowly
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from .config import EmotagConfig, load_config  # noqa: E402
+from .evaluation.thresholds import ThresholdTuner  # noqa: E402
 from .labels import GOEMOTIONS_LABELS  # noqa: E402
-from .thresholds import ThresholdTuner  # noqa: E402
 
 __all__ = ["GOEMOTIONS_LABELS", "EmotagConfig", "ThresholdTuner", "__version__", "load",
            "load_config"]
@@ -14,8 +14,9 @@ __all__ = ["GOEMOTIONS_LABELS", "EmotagConfig", "ThresholdTuner", "__version__",
 
 def load(path: str | None = None, *, num_threads: int | None = None,  # noqa: ANN201
          window: bool = False, stride: int | None = None):
-    """Load a model folder as a :class:`~emotag.predictor.Predictor` (no return annotation:
+    """Load a model folder as a :class:`~emotag.inference.predictor.Predictor` (no return
+    annotation:
     it would import torch at ``import emotag``). Options: see ``Predictor.load``."""
-    from .predictor import Predictor
+    from .inference.predictor import Predictor
 
     return Predictor.load(path, num_threads=num_threads, window=window, stride=stride)

@@ -52,3 +52,8 @@ class ResumeError(EmotagError):
 
 class ChecksumError(EmotagError):
     """A bundled file or pretrained weight does not match its pinned sha256."""
+
+
+class TaxonomyError(EmotagError, ValueError):
+    """A grouping (``ekman``, ``sentiment``) was asked of a model whose labels it does not
+    cover; the message names the taxonomy, the model's labels and what is available."""

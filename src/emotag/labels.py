@@ -15,7 +15,7 @@ import numpy as np
 from sklearn.preprocessing import MultiLabelBinarizer
 
 from .errors import DataError
-from .paths import goemotions_dir
+from .resources import goemotions_dir
 
 GOEMOTIONS_LABELS: tuple[str, ...] = (
     "admiration", "amusement", "anger", "annoyance", "approval", "caring", "confusion",

@@ -20,10 +20,10 @@ def calibrate_command(
     Decisions do not change (the per-label map is increasing); scores served by
     `emotag predict` and `emotag.load()` become calibrated.
     """
-    from ..calibration import calibrate_run
     from ..config import EmotagConfig
-    from ..data import load_splits
-    from ..pipeline import CONFIG_FILE
+    from ..data.datasets import load_splits
+    from ..evaluation.calibration import calibrate_run
+    from ..training.pipeline import CONFIG_FILE
 
     cfg_file = run_dir / CONFIG_FILE
     cfg = (EmotagConfig.from_dict(json.loads(cfg_file.read_text(encoding="utf-8")))

@@ -28,7 +28,7 @@ def ensemble_command(
         min=1, help="held_out: re-score this many of the best in-sample weightings.")] = 30,
 ) -> None:
     """Average the runs' probabilities with dev-chosen weights; tune thresholds on dev."""
-    from ..pipeline import ensemble_run
+    from ..training.pipeline import ensemble_run
 
     metrics = ensemble_run(runs, output, step=step, strategy=strategy,
                            prior_strength=prior_strength, group_weight=group_weight,

@@ -16,7 +16,7 @@ def print_intervals(metrics: dict, n_resamples: int) -> None:
     (narrow enough for an 80-column terminal)."""
     from rich.table import Table
 
-    from ..evaluation import HEADLINE_KEYS, headline
+    from ..evaluation.metrics import HEADLINE_KEYS, headline
 
     intervals = metrics["intervals"]
     points = {split: headline(metrics["splits"][split]) for split in intervals}
@@ -51,7 +51,7 @@ def evaluate_command(
 ) -> None:
     """Recompute metrics.json, report.md/html and plots for a saved model."""
     from ..models.base import read_manifest
-    from ..pipeline import evaluate_saved
+    from ..training.pipeline import evaluate_saved
 
     overrides: list[str] = []
     splits = split or ["dev", "test"]

@@ -51,7 +51,7 @@ def export_command(
     """Export to ONNX; print the probability differences and dev macro-F1 against PyTorch."""
     from rich.table import Table
 
-    from ..export import export_onnx, package_onnx_model
+    from ..inference.export import export_onnx, package_onnx_model
 
     if not onnx:
         raise ConfigError("choose a format: `emotag export MODEL_DIR --onnx` (ONNX is the only "

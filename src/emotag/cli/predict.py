@@ -3,10 +3,11 @@
 Two modes. Without ``--output`` the results are printed (texts from the arguments and/or
 ``--input``, read chunk by chunk, so a large file starts printing at once). With ``--output``
 every row of ``--input`` is written with its score columns
-(:mod:`emotag.batch_scoring`) by the resumable streaming scorer (:mod:`emotag.streaming`).
+(:mod:`emotag.inference.batch_scoring`) by the resumable streaming scorer
+(:mod:`emotag.inference.streaming`).
 Each mode is one small function; new options (another engine, explanations) plug in at
 :func:`predict_command`'s dispatch. ``--engine ray`` scores the files on a Ray Data actor pool
-into a folder of Parquet parts with the same columns (:mod:`emotag.distributed.ray_scoring`).
+into a folder of Parquet parts with the same columns (:mod:`emotag.inference.ray_scoring`).
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from typing import Annotated, Any
 
 import typer
 
+from ..inference.streaming import DEFAULT_CHUNK_SIZE
 from ..labels import TAXONOMIES
-from ..streaming import DEFAULT_CHUNK_SIZE
 from .train import console
 
 
@@ -27,7 +28,7 @@ def iter_input_texts(path: Path, text_column: str, chunk_size: int = DEFAULT_CHU
                      ) -> Iterator[list[str]]:
     """Texts of ``path`` a chunk at a time: a .txt (one per line, blank lines skipped) or
     the ``text_column`` of a csv/tsv/jsonl/parquet. Bad rows are DataErrors with file/row."""
-    from ..table_io import file_format, iter_chunks
+    from ..data.tables import file_format, iter_chunks
 
     skip_blank = file_format(path) == "txt"
     for chunk in iter_chunks(path, chunk_size):
@@ -133,7 +134,7 @@ def _split_model_and_texts(model_dir: Path | None, items: list[str]
                            ) -> tuple[Path | None, list[str]]:
     """A first argument that is not a folder is a text for the default model."""
     from ..errors import ModelFormatError
-    from ..predictor import DEFAULT_MODEL_DIR
+    from ..inference.predictor import DEFAULT_MODEL_DIR
 
     if model_dir is not None and not model_dir.is_dir():
         if not (DEFAULT_MODEL_DIR / "emotag.json").is_file():
@@ -160,13 +161,13 @@ def _check_file_mode(input_: Path | None, items: list[str], explain: bool, all_s
 
 def _load_predictor(model_dir: Path | None, threads: int | None, window: bool,
                     stride: int | None) -> Any:
-    from ..predictor import Predictor
+    from ..inference.predictor import Predictor
 
     return Predictor.load(model_dir, num_threads=threads, window=window, stride=stride)
 
 
 def _write_file(predictor: Any, input_: Path, output: Path, **options: Any) -> None:
-    from ..streaming import score_file
+    from ..inference.streaming import score_file
 
     progress = options.pop("progress")
     result = score_file(predictor, input_, output, show_progress=progress, **options)
@@ -198,7 +199,7 @@ def _check_ray_mode(engine: str, input_: Path | None, output: Path | None, items
 
 
 def _score_with_ray(model_dir: Path | None, input_: Path, output: Path, **options: Any) -> None:
-    from ..distributed.ray_scoring import score_files
+    from ..inference.ray_scoring import score_files
 
     result = score_files(model_dir, str(input_), output, **options)
     console.print(f"wrote {result.rows:,} rows in {len(result.files)} Parquet file(s) to "
@@ -222,7 +223,7 @@ def _print_batch(predictor: Any, items: list[str], *, threshold: float | None,
                                 all_scores=all_scores)
     why: list[dict | None] = [None] * len(items)
     if explain:
-        from ..explain import explain as explain_labels
+        from ..inference.explain import explain as explain_labels
 
         why = explain_labels(predictor, items, [[x["label"] for x in r] for r in results],
                              taxonomy=taxonomy)
@@ -240,7 +241,7 @@ def _print_line(text: str, labels: list[dict], words: dict | None) -> None:
     shown = ", ".join(f"{x['label']} {x['score']:.3f}" for x in labels) or "(none)"
     console.print(f"{shown}\t[dim]{text}[/dim]", highlight=False, soft_wrap=True)
     if words:
-        from ..explain import top_words
+        from ..inference.explain import top_words
 
         for label, label_words in words.items():
             console.print(f"  {label}: {top_words(label_words)}", highlight=False,

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 
 from ..config import load_config
-from ..evaluation import HEADLINE_KEYS, headline
+from ..evaluation.metrics import HEADLINE_KEYS, headline
 
 console = Console()
 
@@ -26,7 +26,7 @@ def train_command(
     ] = False,
 ) -> None:
     """Train a model, tune thresholds on dev, evaluate on test, write the report."""
-    from ..pipeline import train_run
+    from ..training.pipeline import train_run
 
     cfg = load_config(config, set_ or [])
     metrics = train_run(cfg, output, resume=resume)

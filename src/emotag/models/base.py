@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError, ModelFormatError
-from ..io_utils import atomic_write_json
+from ..utils.files import atomic_write_json
 
 FORMAT_VERSION = 1
 MANIFEST = "emotag.json"
@@ -31,7 +31,8 @@ class EmotionClassifier(ABC):
     @abstractmethod
     def fit(self, train: Any, dev: Any | None = None, *, work_dir: Path | None = None,
             resume: bool = False) -> EmotionClassifier:
-        """Learn from a training :class:`~emotag.data.Split`; ``dev`` only for monitoring."""
+        """Learn from a training :class:`~emotag.data.datasets.Split`; ``dev`` only for
+        monitoring."""
 
     @abstractmethod
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:

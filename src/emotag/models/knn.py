@@ -23,7 +23,7 @@ from safetensors.numpy import load_file, save
 
 from ..errors import ConfigError, ModelFormatError
 from ..errors import NotFittedError as EmotagNotFittedError
-from ..io_utils import atomic_write_bytes
+from ..utils.files import atomic_write_bytes
 from .base import EmotionClassifier, read_manifest
 
 KNN_SUBDIR = "knn"

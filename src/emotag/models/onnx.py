@@ -18,13 +18,13 @@ from typing import Any
 import numpy as np
 
 from ..errors import EmotagError, MissingDependencyError, ModelFormatError
-from ..io_utils import replace_dir
+from ..utils.files import replace_dir
 from .base import EmotionClassifier, TokenWindows, length_sorted_batches, pool_windows, sigmoid
 
 ONNX_SUBDIR = "onnx"
-#: ``metadata_props`` keys written by :mod:`emotag.export` (values are JSON strings).
+#: ``metadata_props`` keys written by :mod:`emotag.inference.export` (values are JSON strings).
 META_LABELS = "emotag.label_names"
-META_THRESHOLDS = "emotag.thresholds"
+META_THRESHOLDS = "emotag.evaluation.thresholds"
 META_MAX_LENGTH = "emotag.max_length"
 _NP_INT = {"tensor(int64)": np.int64, "tensor(int32)": np.int32}
 

@@ -22,7 +22,7 @@ from sklearn.multiclass import OneVsRestClassifier
 
 from ..errors import ModelFormatError
 from ..errors import NotFittedError as EmotagNotFittedError
-from ..io_utils import atomic_write_bytes, atomic_write_json
+from ..utils.files import atomic_write_bytes, atomic_write_json
 from .base import EmotionClassifier, sigmoid
 
 _VEC_KEYS = ("analyzer", "ngram_range", "lowercase", "sublinear_tf", "min_df", "max_features",

@@ -2,7 +2,7 @@
 
 The config says ``problem_type="multi_label_classification"`` with ``id2label``, so a saved
 model used through a plain transformers ``pipeline`` applies a sigmoid per label (not a
-softmax across labels). Training runs through :class:`~emotag.training.EmotagTrainer`.
+softmax across labels). Training runs through :class:`~emotag.training.trainer.EmotagTrainer`.
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..backbones import resolve_backbone
 from ..config import TrainConfig
-from ..distributed import ddp
 from ..errors import ConfigError, ModelFormatError
 from ..errors import NotFittedError as EmotagNotFittedError
-from ..io_utils import replace_dir
+from ..training import ddp
+from ..utils.files import replace_dir
+from .backbones import resolve_backbone
 from .base import EmotionClassifier, TokenWindows, length_sorted_batches, pool_windows, sigmoid
 
 HF_SUBDIR = "transformer"
@@ -101,14 +101,14 @@ class TransformerClassifier(TokenWindows, EmotionClassifier):
         """
         from transformers import DataCollatorWithPadding, TrainingArguments, set_seed
 
-        from ..group_training import (
+        from ..training.group_training import (
             auxiliary_output_names,
             drop_auxiliary_outputs,
             with_group_losses,
             with_group_targets,
         )
-        from ..losses import build_loss
-        from ..training import (
+        from ..training.losses import build_loss
+        from ..training.trainer import (
             EmotagTrainer,
             SkippedEvaluationDraw,
             StopAfterSteps,

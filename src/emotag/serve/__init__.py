@@ -1,6 +1,6 @@
 """The HTTP service behind ``emotag serve``: a JSON API, metrics and the web page.
 
-:func:`create_app` wires a loaded :class:`~emotag.predictor.Predictor` into a FastAPI
+:func:`create_app` wires a loaded :class:`~emotag.inference.predictor.Predictor` into a FastAPI
 application; the pieces live in their own modules (request limits, micro-batching,
 Prometheus metrics, error responses) so each can be read and tested alone. FastAPI is
 imported only when an app is built, so ``ServeSettings`` costs nothing to import.
@@ -15,7 +15,7 @@ from .settings import ServeSettings
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-    from ..predictor import Predictor
+    from ..inference.predictor import Predictor
 
 __all__ = ["ServeSettings", "create_app"]
 

@@ -1,6 +1,6 @@
 """The FastAPI application: routes of the JSON API, metrics, and the web page.
 
-Routes (the web page in ``emotag/web`` is written against them):
+Routes (the web page in ``emotag/serve/static`` is written against them):
 
 - ``POST /v1/predict``: labels (and optionally all scores and explanations) of 1..N texts
 - ``GET /v1/labels``: label names, the model's thresholds, the taxonomies' groups
@@ -26,8 +26,8 @@ from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from .. import __version__
+from ..inference.predictor import Predictor
 from ..labels import taxonomy_groups
-from ..predictor import Predictor
 from .batching import MicroBatcher, ServiceClosedError
 from .errors import install_error_handlers
 from .limits import BodySizeLimitMiddleware
@@ -42,7 +42,7 @@ from .schemas import (
 from .settings import ServeSettings
 from .tagging import explain_groups, explanations, tag
 
-WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+WEB_DIR = Path(__file__).resolve().parent / "static"
 ROUTES = ("/", "/v1/predict", "/v1/labels", "/healthz", "/metrics", "/openapi.json", "/docs")
 ERRORS: dict[int | str, dict[str, Any]] = {
     413: {"model": ErrorResponse, "description": "Request body over --max-body-bytes."},

@@ -50,7 +50,7 @@ def build_app(spec: ServeSpec) -> Any:
     ONNX Runtime's idle threads are told not to spin: between requests the cores belong to
     the event loop (docs/results.md: p99 at 64 clients 263 -> 178 ms on 2 cores).
     """
-    from ..predictor import Predictor
+    from ..inference.predictor import Predictor
     from .app import create_app
 
     predictor = Predictor.load(spec.model_dir, num_threads=spec.threads, spin_wait=False)

@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from ..explain import label_explanation, occlusion, split_words, taxonomy_scorer
-from ..predictor import Predictor, ranked_columns
+from ..inference.explain import label_explanation, occlusion, split_words, taxonomy_scorer
+from ..inference.predictor import Predictor, ranked_columns
 
 
 def tag(predictor: Predictor, probs: np.ndarray, *, taxonomy: str = "goemotions",

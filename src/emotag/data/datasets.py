@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from .config import DataConfig
-from .errors import ChecksumError, DataError, MissingDependencyError
-from .labels import GOEMOTIONS_LABELS, encode
-from .paths import goemotions_dir
+from ..config import DataConfig
+from ..errors import ChecksumError, DataError, MissingDependencyError
+from ..labels import GOEMOTIONS_LABELS, encode
+from ..resources import goemotions_dir
 
 SPLIT_FILES = {"train": "train.tsv", "dev": "dev.tsv", "test": "test.tsv"}
 

@@ -21,15 +21,15 @@ from typing import Any
 
 import numpy as np
 
-from .calibration import CALIBRATION_FILE, PlattCalibrator
-from .errors import ConfigError, DataError, ModelFormatError
-from .labels import TAXONOMIES, group_matrix
-from .models import EmotionClassifier, load_model
-from .models.base import TokenWindows, default_window_overlap
-from .paths import REPO_ROOT
-from .thresholds import ThresholdTuner
+from ..errors import ConfigError, DataError, ModelFormatError
+from ..evaluation.calibration import CALIBRATION_FILE, PlattCalibrator
+from ..evaluation.thresholds import ThresholdTuner
+from ..labels import TAXONOMIES, group_matrix
+from ..models import EmotionClassifier, load_model
+from ..models.base import TokenWindows, default_window_overlap
+from ..resources import default_model_dir
 
-DEFAULT_MODEL_DIR = REPO_ROOT / "models" / "default"
+DEFAULT_MODEL_DIR = default_model_dir()
 
 
 def ranked_columns(scores: np.ndarray, cuts: np.ndarray, top_k: int | None = None,
@@ -62,7 +62,7 @@ class Predictor:
     def load(cls, path: str | Path | None = None, *, num_threads: int | None = None,
              window: bool = False, stride: int | None = None,
              spin_wait: bool | None = None) -> Predictor:
-        """Load a model folder (default: the shipped model in ``models/default``).
+        """Load a model folder (default: the shipped model in ``emotag/assets/default_model``).
 
         ``num_threads``: CPU threads for inference (default: every core this process may
         use). ``window`` / ``stride``: score texts longer than ``max_length`` tokens as

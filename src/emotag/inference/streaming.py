@@ -1,7 +1,8 @@
 """Score a file of any size into another, in chunks, resumably (``emotag predict --output``).
 
 Memory stays bounded by ``chunk_size`` rows whatever the file's size: chunks are read
-(:func:`emotag.table_io.iter_chunks`), scored (:func:`emotag.batch_scoring.score_columns`),
+(:func:`emotag.data.tables.iter_chunks`), scored
+(:func:`emotag.inference.batch_scoring.score_columns`),
 appended to a partial output and forgotten.
 
 Resume protocol. Next to ``Y`` the run keeps ``Y.progress.json``, rewritten atomically after
@@ -31,10 +32,10 @@ from typing import Any
 
 import numpy as np
 
+from ..data.tables import count_rows, file_format, iter_chunks, open_writer, partial_path
+from ..errors import DataError, ResumeError
+from ..utils.files import atomic_write_json
 from .batch_scoring import check_no_clash, score_columns
-from .errors import DataError, ResumeError
-from .io_utils import atomic_write_json
-from .table_io import count_rows, file_format, iter_chunks, open_writer, partial_path
 
 PROGRESS_SUFFIX = ".progress.json"
 PROGRESS_VERSION = 1
@@ -74,7 +75,7 @@ def score_file(predictor: Any, input_path: Path, output_path: Path, *,
                on_chunk: Callable[[int], None] | None = None) -> ScoreFileResult:
     """Write every row of ``input_path`` plus the score columns to ``output_path``.
 
-    Formats follow the suffixes (see :mod:`emotag.table_io`). ``on_chunk(rows_done)`` runs
+    Formats follow the suffixes (see :mod:`emotag.data.tables`). ``on_chunk(rows_done)`` runs
     after each chunk is committed (tests interrupt a run there). Raises DataError for bad
     rows (file and 1-based row named) and ResumeError when an unfinished run is in the way
     or cannot be resumed.
@@ -248,8 +249,8 @@ def _model_files(folder: Path) -> list[Path]:
 
 def output_label_names(predictor: Any, taxonomy: str) -> list[str]:
     """The names of the score columns: the model's labels, or the taxonomy's groups."""
-    from .errors import ConfigError
-    from .labels import TAXONOMIES
+    from ..errors import ConfigError
+    from ..labels import TAXONOMIES
 
     if taxonomy == "goemotions":
         return list(predictor.labels)

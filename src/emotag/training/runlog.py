@@ -10,8 +10,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .paths import REPO_ROOT
-
 PACKAGES = ("emotag", "torch", "transformers", "datasets", "accelerate", "scikit-learn", "numpy",
             "tokenizers", "safetensors")
 
@@ -26,8 +24,11 @@ def package_versions() -> dict[str, str | None]:
     return out
 
 
-def git_commit(root: Path = REPO_ROOT) -> str | None:
-    """The checkout's commit (with '+dirty' when files changed), or None outside git."""
+def git_commit(root: Path | None = None) -> str | None:
+    """The checkout's commit (with '+dirty' when files changed), or None outside git.
+
+    ``root`` defaults to the package's own folder: a checkout answers, an install does not."""
+    root = root or Path(__file__).resolve().parent
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
                              text=True, timeout=5, check=True).stdout.strip()

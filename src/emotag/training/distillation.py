@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import Split
-from .errors import ConfigError, ModelFormatError
-from .io_utils import atomic_save_npy
+from ..data.datasets import Split
+from ..errors import ConfigError, ModelFormatError
+from ..utils.files import atomic_save_npy
 
 
 def teacher_probs(run_dir: Path, split: Split) -> np.ndarray:
@@ -38,7 +38,7 @@ def teacher_probs(run_dir: Path, split: Split) -> np.ndarray:
         members = [teacher_probs(Path(m), split) for m in spec["members"]]
         probs = np.tensordot(np.asarray(spec["weights"]), np.stack(members), axes=1)
     elif (run_dir / "emotag.json").is_file():
-        from .models import load_model
+        from ..models import load_model
 
         model = load_model(run_dir)
         _check_label_order(run_dir, list(model.label_names), split.label_names)

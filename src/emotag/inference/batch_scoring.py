@@ -49,7 +49,7 @@ def score_columns(predictor: Any, texts: Sequence[str], *, threshold: float | No
 def check_no_clash(input_columns: Sequence[str], label_names: Sequence[str], *,
                    path: str = "") -> None:
     """Refuse inputs whose columns would be overwritten by the added ones."""
-    from .errors import DataError
+    from ..errors import DataError
 
     clash = sorted(set(input_columns) & set(output_column_names(label_names)))
     if clash:

@@ -6,7 +6,8 @@ map ``sigmoid(a * logit(p) + b)`` with ``a > 0`` is fitted on dev and reported w
 expected calibration error (ECE) before and after, on dev and test.
 
 The map is strictly increasing, so a label's decision ``p >= t`` equals ``f(p) >= f(t)``:
-calibration changes scores, never decisions. :class:`~emotag.predictor.Predictor` applies a
+calibration changes scores, never decisions. :class:`~emotag.inference.predictor.Predictor`
+applies a
 run's ``calibration.json`` to its scores and to its thresholds alike.
 """
 
@@ -22,8 +23,8 @@ from sklearn.base import BaseEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 
-from .errors import ModelFormatError
-from .io_utils import atomic_write_json
+from ..errors import ModelFormatError
+from ..utils.files import atomic_write_json
 
 CALIBRATION_FILE = "calibration.json"
 _EPS = 1e-6
@@ -148,7 +149,7 @@ def _plot_reliability(path: Path, y: dict[str, np.ndarray], probs: dict[str, np.
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .io_utils import atomic_write_bytes
+    from ..utils.files import atomic_write_bytes
 
     fig, axes = plt.subplots(1, len(probs), figsize=(5 * len(probs), 4.6), squeeze=False)
     for ax, (split, p) in zip(axes[0], probs.items(), strict=True):

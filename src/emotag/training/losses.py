@@ -1,7 +1,8 @@
 """Multi-label losses on logits: BCE (optionally class-weighted), focal, asymmetric.
 
 The loss is a setting, not a subclass: :func:`build_loss` turns the training config into a
-callable ``loss(logits, targets) -> scalar`` used by :class:`~emotag.training.EmotagTrainer`.
+callable ``loss(logits, targets) -> scalar`` used by
+:class:`~emotag.training.trainer.EmotagTrainer`.
 All of them average over every (example, label) cell so learning rates transfer between them.
 """
 
@@ -13,7 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .config import TrainConfig
+from ..config import TrainConfig
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 

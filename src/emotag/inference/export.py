@@ -26,10 +26,10 @@ from typing import Any
 
 import numpy as np
 
-from .data import Split
-from .errors import DataError, MissingDependencyError, ModelFormatError
-from .io_utils import atomic_write_bytes, atomic_write_json
-from .models.onnx import META_LABELS, META_MAX_LENGTH, META_THRESHOLDS, OnnxClassifier
+from ..data.datasets import Split
+from ..errors import DataError, MissingDependencyError, ModelFormatError
+from ..models.onnx import META_LABELS, META_MAX_LENGTH, META_THRESHOLDS, OnnxClassifier
+from ..utils.files import atomic_write_bytes, atomic_write_json
 
 REPORT = "export_report.json"
 FP32, OPT, INT8 = "model.onnx", "model.opt.onnx", "model.int8.onnx"
@@ -197,7 +197,7 @@ def _diff(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
 
 
 def _macro_f1(dev: Split, probs: np.ndarray, thresholds: np.ndarray) -> float:
-    from .evaluation import evaluate_decisions
+    from ..evaluation.metrics import evaluate_decisions
 
     m = evaluate_decisions(dev.labels, probs, thresholds, dev.label_names, groupings=False)
     return float(m["averages"]["macro"]["f1"])
@@ -207,7 +207,7 @@ def _resolve_dev(dev: Split | None, dev_limit: int | None, labels: list[str]) ->
     if dev_limit == 0:
         return None
     if dev is None:
-        from .data import load_goemotions
+        from ..data.datasets import load_goemotions
 
         dev = load_goemotions()["dev"]
     if list(dev.label_names) != labels:
@@ -330,12 +330,12 @@ def export_onnx(model_dir: Path, output_dir: Path | None = None, *, int8: bool =
 
     Returns the report also written to ``output_dir/export_report.json``.
     """
-    from . import __version__
-    from .models import load_model
-    from .models.base import read_manifest
-    from .models.onnx import import_onnxruntime
-    from .models.transformer import set_threads
-    from .thresholds import ThresholdTuner
+    from .. import __version__
+    from ..evaluation.thresholds import ThresholdTuner
+    from ..models import load_model
+    from ..models.base import read_manifest
+    from ..models.onnx import import_onnxruntime
+    from ..models.transformer import set_threads
 
     ort = import_onnxruntime()
     torch = _require("torch", "torch")
@@ -432,8 +432,8 @@ def package_onnx_model(run_dir: Path, onnx_file: Path, output_dir: Path) -> Path
     Writes ``emotag.json`` (model_type ``onnx``), ``onnx/`` (the file + tokenizer, found next
     to ``onnx_file``) and copies ``thresholds.json`` and ``metrics.json`` from the run.
     """
-    from .models import save_model
-    from .models.base import read_manifest
+    from ..models import save_model
+    from ..models.base import read_manifest
 
     run_dir, onnx_file, output_dir = Path(run_dir), Path(onnx_file), Path(output_dir)
     manifest = read_manifest(run_dir)

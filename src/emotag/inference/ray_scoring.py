@@ -4,7 +4,7 @@ Why Ray Data: one process scores a few hundred texts a second per core; a corpus
 millions of rows wants every core of several machines. Ray Data reads the files in parallel
 (globs and folders allowed), streams blocks through a pool of actors and writes Parquet, with
 bounded memory. Each actor loads the model once (``emotag.load(model_dir)``) and scores whole
-batches with the same code as the single-process path, :func:`emotag.batch_scoring.
+batches with the same code as the single-process path, :func:`emotag.inference.batch_scoring.
 score_columns`, so both engines write the same columns: the input's own columns, unchanged
 (ids etc.), then ``pred_labels`` and one float32 ``score_<label>`` per label (or per group
 with a taxonomy).
@@ -48,11 +48,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..batch_scoring import PRED_COLUMN, check_no_clash, output_column_names, score_columns
 from ..errors import ConfigError, DataError, EmotagError, MissingDependencyError
 from ..labels import TAXONOMIES, taxonomy_groups
 from ..models.base import read_manifest
-from ..streaming import DEFAULT_CHUNK_SIZE
+from .batch_scoring import PRED_COLUMN, check_no_clash, output_column_names, score_columns
+from .streaming import DEFAULT_CHUNK_SIZE
 
 INSTALL_HINT = 'pip install "emotag[ray]"'
 #: rows per ``map_batches`` call; the single-process path's default chunk size, so that both
@@ -269,7 +269,7 @@ def score_files(model_dir: str | Path | None, inputs: str | Path | Sequence[str 
     initialised in this process is used as it is). ``output_dir`` must be new or empty: a
     half-written folder from another run must not be mixed into this one.
     """
-    from ..predictor import DEFAULT_MODEL_DIR
+    from .predictor import DEFAULT_MODEL_DIR
 
     ray = import_ray()
     t0 = time.time()

@@ -15,16 +15,16 @@ from typing import Any
 
 import numpy as np
 
-from .config import EmotagConfig, ThresholdConfig
-from .data import Split, load_splits
-from .distributed import ddp
-from .errors import ConfigError, DataError
-from .evaluation import bootstrap_intervals, evaluate_split, headline
-from .io_utils import atomic_save_npy, atomic_write_json
-from .models import EmotionClassifier, build_model, load_model, save_model
-from .models.base import MANIFEST
+from ..config import EmotagConfig, ThresholdConfig
+from ..data.datasets import Split, load_splits
+from ..errors import ConfigError, DataError
+from ..evaluation.metrics import bootstrap_intervals, evaluate_split, headline
+from ..evaluation.thresholds import ThresholdTuner
+from ..models import EmotionClassifier, build_model, load_model, save_model
+from ..models.base import MANIFEST
+from ..utils.files import atomic_save_npy, atomic_write_json
+from . import ddp
 from .runlog import environment
-from .thresholds import ThresholdTuner
 
 CONFIG_FILE = "train_config.json"
 
@@ -178,9 +178,9 @@ def write_evaluation(output_dir: Path, names: list[str], probs: dict[str, np.nda
     ``thresholds.json``, ``metrics.json`` and the report. Test never influences a choice.
 
     ``bootstrap`` > 0 also writes ``intervals.json``: 95% intervals of each split's headline
-    numbers from that many resamples of its rows (:func:`emotag.evaluation.
+    numbers from that many resamples of its rows (:func:`emotag.evaluation.metrics.
     bootstrap_intervals`), returned as ``metrics["intervals"]``."""
-    from .report import write_report
+    from ..evaluation.report import write_report
 
     output_dir = Path(output_dir)
     timings = timings or {}
@@ -256,10 +256,10 @@ def ensemble_run(run_dirs: list[Path], output_dir: Path, *, step: float = 0.1,
                  group_weight: float = 0.0, selection: str = "in_sample",
                  top: int = 30) -> dict[str, Any]:
     """``emotag ensemble``: weights and thresholds on dev from saved run predictions
-    (``selection``/``top``: see :func:`emotag.ensemble.search_weights`)."""
+    (``selection``/``top``: see :func:`emotag.models.ensemble.search_weights`)."""
     from sklearn.base import clone
 
-    from .ensemble import SEARCH_GRID, build_ensemble, check_selection, load_run_predictions
+    from ..models.ensemble import SEARCH_GRID, build_ensemble, check_selection, load_run_predictions
 
     check_selection(selection)  # before any file is read
     t_start = time.time()

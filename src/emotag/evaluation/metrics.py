@@ -20,7 +20,7 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-from .labels import GROUPINGS, group_matrix, has_taxonomies
+from ..labels import GROUPINGS, group_matrix, has_taxonomies
 from .thresholds import f1_from_counts
 
 AVERAGES = ("micro", "macro", "weighted", "samples")

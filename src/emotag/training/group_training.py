@@ -23,9 +23,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import TrainConfig
-from .errors import ConfigError
-from .labels import GROUPINGS, named_taxonomy_columns
+from ..config import TrainConfig
+from ..errors import ConfigError
+from ..labels import GROUPINGS, named_taxonomy_columns
 from .losses import LossFn
 
 Group = tuple[str, list[int]]  # (group name, member columns)

@@ -4,7 +4,7 @@ This is the only emotag module that draws. matplotlib (Agg) and sklearn are impo
 the functions that need them, so importing it stays cheap and needs no display. report.md and
 report.html render one shared list of blocks, so they cannot drift apart and no markdown
 library is needed; the HTML inlines its CSS and PNGs (base64) and works offline. Decisions use
-``prob >= threshold``, like emotag.evaluation and sklearn's precision_recall_curve.
+``prob >= threshold``, like emotag.evaluation.metrics and sklearn's precision_recall_curve.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from .io_utils import atomic_write_bytes, atomic_write_text
+from ..utils.files import atomic_write_bytes, atomic_write_text
 
 AVERAGES = ("micro", "macro", "weighted", "samples")
 DPI = 100

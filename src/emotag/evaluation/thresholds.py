@@ -16,10 +16,10 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from .config import THRESHOLD_STRATEGIES, ThresholdConfig
-from .errors import ModelFormatError
-from .errors import NotFittedError as EmotagNotFittedError
-from .io_utils import atomic_write_json
+from ..config import THRESHOLD_STRATEGIES, ThresholdConfig
+from ..errors import ModelFormatError
+from ..errors import NotFittedError as EmotagNotFittedError
+from ..utils.files import atomic_write_json
 
 DEFAULT_GRID = np.round(np.arange(0.02, 0.951, 0.01), 4)
 
@@ -173,7 +173,7 @@ class ThresholdTuner(BaseEstimator):
         ``label_names`` lets ``group_weight`` find the Ekman and sentiment groupings; labels
         outside the GoEmotions taxonomy have none, and the weight then changes nothing.
         """
-        from .labels import taxonomy_columns
+        from ..labels import taxonomy_columns
 
         groups = (taxonomy_columns(label_names) or None
                   if config.group_weight > 0 and label_names is not None else None)

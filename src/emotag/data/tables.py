@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import DataError
+from ..errors import DataError
 
 #: file suffix -> format name (``.json`` input is read as JSON lines, like ``read_records``)
 INPUT_FORMATS = {".txt": "txt", ".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl",
@@ -409,7 +409,7 @@ class TextWriter(ChunkWriter):
         _fsync_dir(self.partial.parent)
         if self._file.seek(0, os.SEEK_END) < offset:
             self._file.close()
-            from .errors import ResumeError
+            from ..errors import ResumeError
 
             raise ResumeError(f"{self.partial} is shorter than its progress file says "
                               f"({offset} bytes); delete it and its .progress.json to start "

@@ -23,9 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import WEIGHT_SELECTIONS
-from .errors import ConfigError, ModelFormatError
-from .thresholds import ThresholdTuner, f1_at_thresholds
+from ..config import WEIGHT_SELECTIONS
+from ..errors import ConfigError, ModelFormatError
+from ..evaluation.thresholds import ThresholdTuner, f1_at_thresholds
 
 SEARCH_GRID = np.round(np.arange(0.02, 0.951, 0.02), 4)  # thresholds, coarse during the search
 

@@ -1,0 +1,1 @@
+"""Inference: the predictor, explanations, batch and Ray scoring, export."""

@@ -1,0 +1,1 @@
+"""Training: the trainer, losses, distillation, the train pipeline."""
