@@ -29,17 +29,17 @@ train-mpnet: setup-mpnet
 train-minilm: setup
 	$(BIN)/emotag train --config minilm --output runs/minilm
 
-# The best recipe (issue 3), each step skipped when its run exists. Wall time on 2 cores:
-# see docs/results.md. `make best` = TF-IDF + two seeds of mpnet + a nearest-neighbour vote
-# in the fine-tuned MiniLM's space (MiniLM is trained as its encoder; its own scores got
-# weight 0, session 9), ensembled (weights scored on held-out dev folds, then thresholds
-# re-tuned for the Ekman/sentiment groups too) and calibrated on dev, published to
-# results/best. The members skip the per-epoch dev evaluations (NO_EPOCH_EVAL): that saves
-# ~7 min and trains the same models.
-# `make student` distils the earlier 3-member ensemble (session 2's runs/ens3, the teacher of
-# the shipped model; its probabilities on the training texts are committed in results/ens3)
+# The best recipe, each step skipped when its run exists (about 2.7 h on 2 cores; wall times
+# in docs/results.md). `make best` = TF-IDF + two seeds of mpnet + a nearest-neighbour vote in
+# the fine-tuned MiniLM's space (MiniLM is trained as the vote's encoder), ensembled (weights
+# scored on held-out dev folds, thresholds re-tuned for the Ekman/sentiment groups too) and
+# calibrated on dev, published to results/best. The members skip the per-epoch dev
+# evaluations (NO_EPOCH_EVAL): that saves ~7 min and trains the same models.
+# `make student` distils the 3-member ensemble ens3 (MiniLM + mpnet-top6 + TF-IDF, the teacher
+# of the shipped model; its probabilities on the training texts are committed in results/ens3)
 # into one MiniLM (results/student). `make runs/ens3/metrics.json` rebuilds a teacher from
-# today's members, which is not the committed one (its MiniLM trains another trajectory).
+# freshly trained members, which is not the committed one (its MiniLM trains another
+# trajectory).
 NO_EPOCH_EVAL := --set train.eval_each_epoch=false
 runs/tfidf/metrics.json: | setup
 	$(BIN)/emotag train --config tfidf --output runs/tfidf

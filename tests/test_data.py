@@ -20,7 +20,7 @@ from emotag.data.datasets import (
     read_goemotions_tsv,
     verify_checksums,
 )
-from emotag.errors import ChecksumError, DataError
+from emotag.errors import ChecksumError, DataError, DataWarning
 from emotag.labels import GOEMOTIONS_LABELS
 from emotag.resources import goemotions_dir
 
@@ -193,11 +193,11 @@ def test_load_files_csv_with_label_names(tmp_path):
     train = write(tmp_path / "train.csv",
                   'text,labels\n"so happy, really","joy,excitement"\nugh,anger\n')
     dev = write(tmp_path / "dev.csv", "text,labels\nok,neutral\n")
-    splits = load_files(files_cfg(train, dev))
+    splits = load_files(files_cfg(train, dev, label_names="goemotions"))
     assert set(splits) == {"train", "dev"}
     tr = splits["train"]
     assert tr.texts == ["so happy, really", "ugh"]
-    # every name is a GoEmotions label, so the GoEmotions order is used
+    # asked for: the 28 GoEmotions labels in their order
     assert tr.label_names == LABELS
     assert names_of(tr, 0) == ["excitement", "joy"]
     assert names_of(tr, 1) == ["anger"]
@@ -218,7 +218,7 @@ def test_load_files_csv_with_label_ids(tmp_path):
 def test_load_files_label_ids_need_label_names(tmp_path):
     train = write(tmp_path / "train.csv", 'text,labels\nboth,"17,2"\n')
     dev = write(tmp_path / "dev.csv", "text,labels\nx,0\n")
-    with pytest.raises(DataError, match=r"train\.csv, row 1: label id 17 needs"):
+    with pytest.raises(DataError, match=r"train\.csv, line 2: label id 17 needs"):
         load_files(files_cfg(train, dev))
 
 
@@ -237,7 +237,7 @@ def test_load_files_jsonl_with_label_lists_and_ids(tmp_path):
     train = write(tmp_path / "train.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
     dev = write(tmp_path / "dev.jsonl", json.dumps({"id": "b", "text": "hm",
                                                     "labels": ["neutral"]}) + "\n")
-    splits = load_files(files_cfg(train, dev, id_column="id"))
+    splits = load_files(files_cfg(train, dev, id_column="id", label_names="goemotions"))
     tr = splits["train"]
     assert tr.texts == ["thanks!", "what? wow"]
     assert tr.ids == ["a1", "a2"]
@@ -254,7 +254,7 @@ def test_load_files_parquet(tmp_path):
                    train)
     pq.write_table(pa.table({"sentence": ["yay"], "emotions": [["joy"]]}), dev)
     splits = load_files(files_cfg(train, dev, text_column="sentence",
-                                  label_column="emotions"))
+                                  label_column="emotions", label_names="goemotions"))
     tr = splits["train"]
     assert tr.texts == ["I love it", "so scary", "fine"]
     assert tr.label_names == LABELS
@@ -273,14 +273,17 @@ def test_load_files_parquet_integer_ids(tmp_path):
     assert names_of(splits["dev"], 0) == ["admiration"]
 
 
-def _expect_error(cfg: DataConfig, path: Path, row: int | None, needle: str) -> None:
+def _expect_error(cfg: DataConfig, path: Path, line: int | None, needle: str) -> None:
+    """The error names the file, the line as an editor counts them (header = 1), the
+    problem."""
     with pytest.raises(DataError) as info:
         load_files(cfg)
     msg = str(info.value)
     assert str(path) in msg, msg
     assert needle in msg, msg
-    if row is not None:
-        assert f"row {row}:" in msg, msg
+    if line is not None:
+        assert f"line {line}:" in msg, msg
+        assert info.value.line == line
 
 
 def test_load_files_missing_column(tmp_path):
@@ -292,7 +295,7 @@ def test_load_files_missing_column(tmp_path):
 def test_load_files_empty_text(tmp_path):
     train = write(tmp_path / "train.csv", "text,labels\nhi,joy\n  ,anger\n")
     dev = write(tmp_path / "dev.csv", "text,labels\nok,neutral\n")
-    _expect_error(files_cfg(train, dev), train, 2, "empty text")
+    _expect_error(files_cfg(train, dev), train, 3, "empty text")
 
 
 def test_load_files_non_string_text_in_jsonl(tmp_path):
@@ -305,15 +308,15 @@ def test_load_files_non_string_text_in_jsonl(tmp_path):
 def test_load_files_unknown_label_name_with_label_names(tmp_path):
     train = write(tmp_path / "train.csv", 'text,labels\nhi,joy\nhm,"anger,angst"\n')
     dev = write(tmp_path / "dev.csv", "text,labels\nok,neutral\n")
-    _expect_error(files_cfg(train, dev, label_names=LABELS), train, 2, "unknown label 'angst'")
+    _expect_error(files_cfg(train, dev, label_names=LABELS), train, 3, "unknown label 'angst'")
 
 
 def test_load_files_unknown_dev_label_is_not_added_to_the_label_set(tmp_path):
     # label_names unset: the label set comes from the training file (config help text), so a
     # typo in the dev file must be reported, not turned into a 29th label.
     train = write(tmp_path / "train.csv", "text,labels\nhi,joy\nugh,anger\n")
-    dev = write(tmp_path / "dev.csv", "text,labels\nok,neutral\nyay,joyy\n")
-    _expect_error(files_cfg(train, dev), dev, 2, "unknown label 'joyy'")
+    dev = write(tmp_path / "dev.csv", "text,labels\nok,joy\nyay,joyy\n")
+    _expect_error(files_cfg(train, dev), dev, 3, "unknown label 'joyy'")
 
 
 def test_load_files_invalid_json_line(tmp_path):
@@ -332,13 +335,14 @@ def test_load_files_missing_file(tmp_path):
 # --------------------------------------------------------------------------- load_splits
 def test_load_splits_caps_train_and_eval_rows(tmp_path):
     train = write(tmp_path / "train.csv",
-                  "text,labels\n" + "".join(f"t{i},joy\n" for i in range(5)))
-    dev = write(tmp_path / "dev.csv", "text,labels\n" + "".join(f"d{i},anger\n" for i in range(4)))
+                  "text,labels\n" + "".join(f"t{i},{'joy' if i % 2 else 'fear'}\n"
+                                             for i in range(5)))
+    dev = write(tmp_path / "dev.csv", "text,labels\n" + "".join(f"d{i},joy\n" for i in range(4)))
     test = write(tmp_path / "test.csv", "text,labels\n" + "".join(f"x{i},fear\n" for i in range(3)))
     splits = load_splits(files_cfg(train, dev, test, max_train_samples=2, max_eval_samples=1))
     assert {k: len(v) for k, v in splits.items()} == {"train": 2, "dev": 1, "test": 1}
     assert splits["train"].texts == ["t0", "t1"]
-    assert splits["train"].labels.shape == (2, 28)
+    assert splits["train"].labels.shape == (2, 2)  # fear, joy
     assert splits["train"].ids == ["1", "2"]
     assert splits["dev"].texts == ["d0"]
     assert splits["test"].texts == ["x0"]
@@ -378,3 +382,109 @@ def test_load_hub_maps_the_hub_layout(monkeypatch):
     assert dev.texts == ["so happy", "why?"] and dev.ids == ["a", "b"]
     assert dev.labels[0, GOEMOTIONS_LABELS.index("joy")] == 1
     assert dev.labels[1, [7, 27]].tolist() == [1, 1] and dev.labels.sum() == 3
+
+
+# ------------------------------------------------------------------ files as people have them
+def write_bytes(path: Path, text: str, *, bom: bool = True, crlf: bool = True,
+                encoding: str = "utf-8") -> Path:
+    data = text.replace("\n", "\r\n") if crlf else text
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + data.encode(encoding))
+    return path
+
+
+EKMAN = ["anger", "disgust", "fear", "joy", "sadness", "surprise", "neutral"]
+
+
+def test_ekman_named_excel_csv_keeps_its_7_labels(tmp_path):
+    """Regression: labels that are all GoEmotions names were widened to the 28; and an
+    Excel CSV (BOM + CRLF) failed with "missing column 'text'"."""
+    from ekman_files import write_ekman_files
+
+    files = write_ekman_files(tmp_path, rows=300)
+    assert files["train"].read_bytes().startswith(b"\xef\xbb\xbftext,labels\r\n")
+    splits = load_files(files_cfg(files["train"], files["dev"], files["test"]))
+    assert splits["train"].label_names == sorted(EKMAN)  # sorted, the documented default
+    assert splits["train"].labels.shape == (300, 7)
+    assert all(s.label_names == sorted(EKMAN) for s in splits.values())
+    assert not any(t.endswith("\r") for t in splits["train"].texts)
+
+
+def test_label_names_order_is_the_users(tmp_path):
+    train = write_bytes(tmp_path / "train.csv", "text,labels\na,spam\nb,\"ham,eggs\"\n")
+    dev = write_bytes(tmp_path / "dev.csv", "text,labels\nc,ham\n")
+    for given in (["spam", "ham", "eggs"], "spam, ham,eggs"):
+        splits = load_files(files_cfg(train, dev, label_names=given))
+        assert splits["train"].label_names == ["spam", "ham", "eggs"]
+        np.testing.assert_array_equal(splits["train"].labels, [[1, 0, 0], [0, 1, 1]])
+
+
+def test_goemotions_widening_only_when_asked(tmp_path):
+    train = write_bytes(tmp_path / "train.csv", "text,labels\na,joy\nb,anger\n")
+    dev = write_bytes(tmp_path / "dev.csv", "text,labels\nc,joy\n")
+    assert load_files(files_cfg(train, dev))["train"].label_names == ["anger", "joy"]
+    with pytest.warns(DataWarning, match=r"26 of 28 labels have no training example"):
+        splits = load_splits(files_cfg(train, dev, label_names="goemotions"))
+    assert splits["train"].label_names == LABELS
+
+
+def test_label_of_the_set_without_training_example_warns(tmp_path):
+    train = write_bytes(tmp_path / "train.csv", "text,labels\na,joy\nb,anger\n")
+    dev = write_bytes(tmp_path / "dev.csv", "text,labels\nc,fear\n")
+    with pytest.warns(DataWarning, match=r"train\.csv: 1 of 3 labels .*: fear"):
+        splits = load_splits(files_cfg(train, dev, label_names=["joy", "anger", "fear"]))
+    assert splits["dev"].labels.tolist() == [[0, 0, 1]]
+
+
+@pytest.mark.parametrize(("suffix", "body"), [
+    (".csv", 'text,labels\n"a, b",joy\nc,"joy,anger"\n'),
+    (".tsv", "text\tlabels\na, b\tjoy\nc\tjoy,anger\n"),
+    (".jsonl", '{"text": "a, b", "labels": ["joy"]}\n{"text": "c", "labels": "joy,anger"}\n'),
+])
+@pytest.mark.parametrize(("bom", "crlf"), [(False, False), (True, True), (True, False)])
+def test_utf8_with_or_without_bom_lf_or_crlf(tmp_path, suffix, body, bom, crlf):
+    train = write_bytes(tmp_path / f"train{suffix}", body, bom=bom, crlf=crlf)
+    splits = load_files(files_cfg(train, train))
+    assert splits["train"].texts == ["a, b", "c"]
+    assert splits["train"].label_names == ["anger", "joy"]
+
+
+def test_training_and_scoring_read_a_file_the_same_way(tmp_path):
+    """One reader: the rows training sees are the rows ``predict --input`` scores."""
+    from emotag.cli.predict import read_texts
+    from emotag.data.datasets import read_records
+
+    path = write_bytes(tmp_path / "in.csv", 'id,text,labels\n1,"multi\nline",joy\n2,ok,\n')
+    assert read_texts(path, "text") == ["multi\r\nline", "ok"]  # a quoted CRLF is text
+    assert [r["text"] for r in read_records(path)] == ["multi\r\nline", "ok"]
+
+
+@pytest.mark.parametrize(("body", "line", "needle"), [
+    ("text,labels\nfine,joy\ntoo,many,fields\n", 3, "3 fields, but the header has 2"),
+    ("text,labels\nfine,joy\nfew\n", 3, "1 fields, but the header has 2"),
+    ('text,labels\n"two\nlines",joy\nok,joy\n ,joy\n', 5, "empty text"),  # after a 2-line cell
+    ("text,labels\nfine,joy\n\nok,jyo\n", 4, "unknown label 'jyo'"),  # after a blank line
+    ("text,text\nfine,joy\n", 1, "duplicate column names ['text']"),
+])
+def test_bad_rows_name_file_and_line(tmp_path, body, line, needle):
+    train = write_bytes(tmp_path / "train.csv", body)
+    dev = write_bytes(tmp_path / "dev.csv", "text,labels\nok,joy\n")
+    _expect_error(files_cfg(train, dev, label_names=["joy"]), train, line, needle)
+
+
+def test_latin1_bytes_are_refused_with_their_line(tmp_path):
+    train = write_bytes(tmp_path / "train.csv", "text,labels\nfine,joy\ncaf\u00e9,joy\n",
+                        bom=False, encoding="latin-1")
+    dev = write_bytes(tmp_path / "dev.csv", "text,labels\nok,joy\n")
+    _expect_error(files_cfg(train, dev), train, 3, "not UTF-8 text: byte 0xe9 at character 4")
+
+
+def test_parquet_errors_name_the_row(tmp_path):
+    train = tmp_path / "train.parquet"
+    pq.write_table(pa.table({"text": ["a", ""], "labels": [["joy"], ["joy"]]}), train)
+    with pytest.raises(DataError, match=r"train\.parquet, row 2: empty text"):
+        load_files(files_cfg(train, train))
+
+
+def test_semicolon_csv_gets_a_hint(tmp_path):
+    train = write_bytes(tmp_path / "train.csv", "text;labels\nfine;joy\n")
+    _expect_error(files_cfg(train, train), train, 1, "separated by another character")

@@ -10,8 +10,14 @@ import pytest
 
 from emotag.errors import ConfigError, ModelFormatError
 from emotag.labels import GOEMOTIONS_LABELS
-from emotag.models.ensemble import combine, dev_folds, held_out_score, search_weights, simplex_grid
-from emotag.training.pipeline import ensemble_run
+from emotag.models.ensemble import combine
+from emotag.training.ensembling import ensemble_run
+from emotag.training.weight_search import (
+    dev_folds,
+    held_out_score,
+    search_weights,
+    simplex_grid,
+)
 from emotag.utils.files import atomic_save_npy, atomic_write_json
 
 
@@ -78,6 +84,9 @@ def test_ensemble_run_end_to_end(tmp_path: Path, tiny_data: Path,
     assert metrics["splits"]["test"]["tuned"]["averages"]["micro"]["f1"] > 0.9
     for name in ("thresholds.json", "report.md", "run_log.json", "predictions/test_probs.npy"):
         assert (tmp_path / "ens" / name).is_file()
+    # members that are saved predictions only: scores and thresholds, but not a model
+    assert not (tmp_path / "ens" / "emotag.json").exists()
+    assert "not_a_model" in metrics["model"]
 
     # --group-weight: thresholds re-tuned on dev for the Ekman/sentiment groups as well
     from emotag.evaluation.thresholds import ThresholdTuner

@@ -7,7 +7,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from emotag.errors import DataError
+from emotag.errors import DataError, TaxonomyError
 from emotag.labels import (
     GOEMOTIONS_LABELS,
     NEUTRAL,
@@ -99,7 +99,8 @@ def test_sentiment_groups_keep_neutral_and_cover_the_emotions():
 
 
 def test_taxonomy_groups_rejects_unknown_taxonomy():
-    with pytest.raises(ValueError, match="plutchik"):
+    # a user's mistake is an emotag error (the CLI prints it as one line), not a bare ValueError
+    with pytest.raises(TaxonomyError, match="plutchik"):
         taxonomy_groups("plutchik")
 
 

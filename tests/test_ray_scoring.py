@@ -105,7 +105,7 @@ def test_plan_pool_fills_the_cpus() -> None:
 
 
 def test_inputs_expand_globs_and_refuse_mixed_formats(tmp_path: Path) -> None:
-    from emotag.inference.ray_scoring import expand_inputs
+    from emotag.inference.ray_io import expand_inputs
 
     for name in ("b.parquet", "a.parquet", "c.csv"):
         (tmp_path / name).write_text("x")
@@ -145,6 +145,28 @@ def test_ray_equals_single_process(ray_local, random_model: Path, corpus: pd.Dat
         column = out[f"score_{name}"].to_numpy()
         assert column.dtype == np.float32
         np.testing.assert_allclose(column, expected[f"score_{name}"], atol=1e-5, rtol=0)
+
+
+def test_ray_scores_an_ensemble_model(ray_local, random_model: Path,  # noqa: ANN001
+                                      corpus: pd.DataFrame, tmp_path: Path) -> None:
+    """An `emotag ensemble` folder is a model for Ray too: its members travel inside it."""
+    import shutil
+
+    from emotag.inference.ray_scoring import score_files
+    from emotag.models.base import save_model
+    from emotag.models.ensemble import EnsembleClassifier
+
+    ens = tmp_path / "ens"
+    save_model(EnsembleClassifier([random_model, random_model], [0.25, 0.75]), ens)
+    shutil.copy(random_model / "thresholds.json", ens / "thresholds.json")
+    source = write_input(corpus.head(100), tmp_path / "in.parquet")
+    score_files(ens, source, tmp_path / "out", num_actors=1, batch_size=50, progress=False)
+    out = read_output(tmp_path / "out")
+    expected = score_columns(emotag.load(ens), corpus["text"].head(100).tolist())
+    assert out["pred_labels"].tolist() == expected["pred_labels"]
+    for name in GOEMOTIONS_LABELS:
+        np.testing.assert_allclose(out[f"score_{name}"].to_numpy(), expected[f"score_{name}"],
+                                   atol=1e-5, rtol=0)
 
 
 def test_ray_honours_taxonomy_top_k_and_threshold(ray_local, random_model: Path,  # noqa: ANN001

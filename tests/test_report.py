@@ -13,10 +13,9 @@ import numpy as np
 import pytest
 from sklearn.metrics import precision_recall_fscore_support, roc_auc_score
 
+from emotag.evaluation.plots import cooccurrence_matrix, label_confusion_matrix
 from emotag.evaluation.report import (
     classification_report_table,
-    cooccurrence_matrix,
-    label_confusion_matrix,
     render_html,
     render_markdown,
     write_report,
@@ -246,10 +245,11 @@ def test_cooccurrence_and_confusion_matrices() -> None:
     np.testing.assert_allclose(conf[:2, 2], [0.0, 0.0])  # label 2 never predicted
 
 
-def test_import_does_not_load_matplotlib() -> None:
-    code = "import sys, emotag.evaluation.report; print('matplotlib' in sys.modules)"
+def test_import_does_not_load_matplotlib_or_jinja() -> None:
+    code = ("import sys, emotag.evaluation.report; "
+            "print('matplotlib' in sys.modules, 'jinja2' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+    assert out.stdout.strip() == "False False"
 
 
 def test_accepts_real_evaluation_output(tmp_path: Path) -> None:
@@ -263,3 +263,60 @@ def test_accepts_real_evaluation_output(tmp_path: Path) -> None:
     md = (tmp_path / "report.md").read_text(encoding="utf-8")
     macro = metrics["splits"]["test"]["tuned"]["averages"]["macro"]["f1"]
     assert _row(md, "macro avg")[6] == f"{macro:.3f}"  # F1 tuned column of the split table
+
+
+def test_templates_are_package_files() -> None:
+    from importlib.resources import files
+
+    folder = files("emotag.evaluation").joinpath("templates")
+    names = {p.name for p in folder.iterdir()}
+    assert {"report.md.j2", "report.html.j2", "tables.md.j2", "tables.html.j2"} <= names
+
+
+def _headings(text: str, markdown: bool) -> list[str]:
+    if markdown:
+        return [line.lstrip("#").strip() for line in text.splitlines() if line.startswith("#")]
+    return [re.sub(r"<[^>]+>", "", m) for m in re.findall(r"<h[1-3]>(.*?)</h[1-3]>", text)]
+
+
+def test_markdown_and_html_have_the_same_sections() -> None:
+    metrics, _, _ = _make_inputs()
+    metrics["data"] = {"train": "train.csv", "label_names": ["a", "b"]}
+    images = {"loss.png": PNG_MAGIC + b"x", "per_label_f1.png": PNG_MAGIC + b"y"}
+    md = render_markdown(metrics, list(images))
+    page = render_html(metrics, images)
+    sections = _headings(md, markdown=True)
+    assert sections == _headings(page, markdown=False)
+    assert sections[:5] == ["emotag evaluation report", "Model", "Data", "Training", "Summary"]
+    assert "| label_names | [\"a\", \"b\"] |" in md
+    assert md.count("![") == page.count("<img") == 2
+
+
+def test_custom_label_names_are_escaped_not_interpreted() -> None:
+    """A user's own label names reach both reports as text: no markdown cell break, no HTML."""
+    names = ["a|b", "<script>x</script>", "plain"]
+    per = {n: {"precision": 0.5, "recall": 0.25, "f1": 1 / 3, "support": 4} for n in names}
+    ev = {"per_label": per, "averages": {"macro": {"precision": 0.5, "recall": 0.25,
+                                                   "f1": 1 / 3, "support": 12}},
+          "n_examples": 10}
+    metrics = {"label_names": names, "thresholds": dict.fromkeys(names, 0.4),
+               "splits": {"test": {"at_0.5": ev, "tuned": ev}}}
+    md = render_markdown(metrics)
+    assert "| a\\|b | 0.500 | 0.250 | 0.333 |" in md
+    assert "Ekman groups" not in md  # no groupings for a custom label set
+    page = render_html(metrics)
+    assert "<script" not in page and "&lt;script&gt;x&lt;/script&gt;" in page
+    assert '<td class="num">0.333</td>' in page and '<tr class="avg">' in page
+
+
+def test_missing_jinja_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    from emotag.errors import MissingDependencyError
+    from emotag.evaluation import report
+
+    report._environment.cache_clear()
+    monkeypatch.setitem(sys.modules, "jinja2", None)
+    try:
+        with pytest.raises(MissingDependencyError, match=r"emotag\[train\]"):
+            render_markdown(_make_inputs(("dev",))[0])
+    finally:
+        report._environment.cache_clear()

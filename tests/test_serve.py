@@ -172,6 +172,9 @@ def test_labels_endpoint(client: TestClient, predictor: Predictor) -> None:
     assert body["taxonomies"]["ekman"] == taxonomy_groups("ekman")
     assert set(body["taxonomies"]["sentiment"]) == {"positive", "negative", "ambiguous",
                                                     "neutral"}
+    for taxonomy in ("ekman", "sentiment"):  # the cuts /v1/predict decides groups with
+        _, names, cuts = predictor.decision_view(np.zeros((0, 28)), taxonomy)
+        assert body["group_thresholds"][taxonomy] == dict(zip(names, cuts.tolist(), strict=True))
 
 
 def test_health_page_static_and_openapi(client: TestClient) -> None:
@@ -542,3 +545,387 @@ def test_two_workers_answer_and_metrics_sum_over_both() -> None:
                   if line.startswith("emotag_http_requests_total{")
                   and 'endpoint="/v1/predict"' in line)
     assert counted == n, text[:2000]
+
+
+# ------------------------------------------------------------------ authentication
+TOKEN = "s3cret-Token_0123456789"
+BEARER = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture(scope="module")
+def locked() -> Iterator[TestClient]:
+    """An app started with an API token."""
+    with TestClient(create_app(fake_predictor(), token=TOKEN)) as c:
+        yield c
+
+
+@pytest.mark.parametrize(("method", "path"), [("POST", "/v1/predict"), ("GET", "/v1/labels"),
+                                              ("GET", "/metrics"), ("GET", "/no/such/page")])
+def test_without_a_token_requests_get_401_json(locked: TestClient, method: str,
+                                               path: str) -> None:
+    r = locked.request(method, path, json={"texts": ["a"]} if method == "POST" else None)
+    assert r.status_code == 401
+    assert r.headers["content-type"] == "application/json"
+    assert r.headers["www-authenticate"] == 'Bearer realm="emotag"'
+    assert r.json() == {"detail": "missing bearer token: send the header 'Authorization: Bearer "
+                                  "<token>' with the token the server was started with"}
+
+
+@pytest.mark.parametrize("header", [f"Bearer {TOKEN}x", f"Bearer {TOKEN[:-1]}", "Bearer ",
+                                    f"bearer {TOKEN.upper()}"])
+def test_a_wrong_token_gets_401(locked: TestClient, header: str) -> None:
+    r = locked.post("/v1/predict", json={"texts": ["a"]}, headers={"Authorization": header})
+    assert r.status_code == 401
+    assert r.json() == {"detail": "invalid bearer token"}
+    assert r.headers["www-authenticate"] == 'Bearer realm="emotag", error="invalid_token"'
+
+
+def test_other_schemes_count_as_no_token(locked: TestClient) -> None:
+    r = locked.get("/v1/labels", headers={"Authorization": f"Basic {TOKEN}"})
+    assert r.status_code == 401 and r.json()["detail"].startswith("missing bearer token")
+
+
+def test_the_right_token_gets_200(locked: TestClient) -> None:
+    r = locked.post("/v1/predict", json={"texts": ["a", "bb"]}, headers=BEARER)
+    assert r.status_code == 200 and len(r.json()["results"]) == 2
+    assert locked.get("/v1/labels", headers=BEARER).status_code == 200
+    # the scheme name is case-insensitive (RFC 7235), the token is not
+    lower = {"Authorization": f"bearer {TOKEN}"}
+    assert locked.get("/v1/labels", headers=lower).status_code == 200
+    metrics = locked.get("/metrics", headers=BEARER)
+    assert metrics.status_code == 200
+    assert 'emotag_http_errors_total{endpoint="/v1/predict",kind="unauthorized"}' in metrics.text
+
+
+def test_health_page_and_api_description_stay_open(locked: TestClient) -> None:
+    assert locked.get("/healthz").json() == {"status": "ok", "model": "fake-model"}
+    assert locked.get("/").status_code == 200
+    assert locked.get("/static/app.js").status_code == 200
+    schema = locked.get("/openapi.json").json()
+    assert schema["components"]["securitySchemes"] == {"bearer": {"type": "http",
+                                                                  "scheme": "bearer"}}
+    assert schema["security"] == [{"bearer": []}]
+    assert schema["paths"]["/healthz"]["get"]["security"] == []
+    assert locked.get("/docs").status_code == 200
+
+
+def test_unauthenticated_bodies_are_not_read(locked: TestClient) -> None:
+    """A request without the token is refused before its body is parsed (or counted)."""
+    r = locked.post("/v1/predict", content=b"{not json" + b"x" * 2_000_000,
+                    headers={"content-type": "application/json"})
+    assert r.status_code == 401
+
+
+def test_no_token_means_no_authentication(client: TestClient) -> None:
+    assert client.get("/v1/labels").status_code == 200
+    assert "securitySchemes" not in client.get("/openapi.json").json().get("components", {})
+
+
+def test_token_sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from emotag.errors import ConfigError
+    from emotag.serve.auth import TOKEN_ENV, resolve_token
+
+    monkeypatch.delenv(TOKEN_ENV, raising=False)
+    assert resolve_token() is None
+    monkeypatch.setenv(TOKEN_ENV, f" {TOKEN}\n")
+    assert resolve_token() == TOKEN
+    path = tmp_path / "token"
+    path.write_text("from-the-file\n", encoding="utf-8")
+    path.chmod(0o600)
+    assert resolve_token(path) == "from-the-file"  # an explicit file wins over the variable
+    for bad, problem in [("\n", "is empty"), ("two words", "visible ASCII")]:
+        path.write_text(bad, encoding="utf-8")
+        with pytest.raises(ConfigError, match=problem):
+            resolve_token(path)
+    with pytest.raises(ConfigError, match="cannot read the token file"):
+        resolve_token(tmp_path / "missing")
+    monkeypatch.setenv(TOKEN_ENV, "")
+    with pytest.raises(ConfigError, match=f"{TOKEN_ENV} is empty"):
+        resolve_token()
+
+
+def _serve(monkeypatch: pytest.MonkeyPatch, args: list[str]) -> tuple[Any, dict[str, Any]]:
+    """Run `emotag serve ARGS` with uvicorn.run replaced by a recorder."""
+    import uvicorn
+
+    from emotag.cli.app import app as cli
+    from emotag.serve.auth import TOKEN_ENV
+
+    seen: dict[str, Any] = {}
+
+    def fake_run(target: Any, **kw: Any) -> None:
+        seen.update(target=target, token_env=os.environ.get(TOKEN_ENV), **kw)
+
+    monkeypatch.setattr(uvicorn, "run", fake_run)
+    return CliRunner().invoke(cli, ["serve", *args]), seen
+
+
+def test_serve_reads_the_token_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from emotag.serve.auth import TOKEN_ENV
+
+    monkeypatch.delenv(TOKEN_ENV, raising=False)
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN + "\n", encoding="utf-8")
+    token_file.chmod(0o600)
+    result, seen = _serve(monkeypatch, [str(DEFAULT_MODEL_DIR), "--threads", "1",
+                                        "--token-file", str(token_file)])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    assert "bearer token required" in result.output and TOKEN not in result.output
+    with TestClient(seen["target"]) as c:
+        assert c.get("/v1/labels").status_code == 401
+        assert c.get("/v1/labels", headers=BEARER).status_code == 200
+    token_file.write_text("", encoding="utf-8")
+    result, _ = _serve(monkeypatch, [str(DEFAULT_MODEL_DIR), "--token-file", str(token_file)])
+    assert result.exit_code == 1 and "is empty" in str(result.exception)
+
+
+def test_serve_takes_the_token_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from emotag.serve.auth import TOKEN_ENV
+
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    result, seen = _serve(monkeypatch, [str(DEFAULT_MODEL_DIR), "--threads", "1",
+                                        "--forwarded-allow-ips", "10.0.0.5"])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    assert seen["forwarded_allow_ips"] == "10.0.0.5"  # handed to uvicorn as is
+    with TestClient(seen["target"]) as c:
+        assert c.get("/v1/labels").status_code == 401
+        assert c.get("/v1/labels", headers=BEARER).status_code == 200
+
+
+def test_workers_get_the_token_in_their_environment_not_argv(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from emotag.serve.auth import TOKEN_ENV
+    from emotag.serve.factory import SPEC_ENV, ServeSpec
+
+    monkeypatch.delenv(TOKEN_ENV, raising=False)
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN, encoding="utf-8")
+    token_file.chmod(0o600)
+    args = [str(DEFAULT_MODEL_DIR), "--workers", "2", "--token-file", str(token_file)]
+    result, seen = _serve(monkeypatch, args)
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    assert seen["target"] == "emotag.serve.factory:app_from_env" and seen["workers"] == 2
+    assert seen["token_env"] == TOKEN  # what the worker processes inherit
+    assert TOKEN not in " ".join(args)
+    assert TOKEN_ENV not in os.environ and SPEC_ENV not in os.environ  # restored afterwards
+    # the spec (also in the environment) says a token is needed but does not hold it
+    spec = ServeSpec(str(DEFAULT_MODEL_DIR), threads=1, auth=True)
+    assert TOKEN not in spec.to_json() and ServeSpec.from_json(spec.to_json()) == spec
+
+
+def test_a_worker_without_the_token_refuses_to_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    from emotag.errors import ConfigError
+    from emotag.serve.auth import TOKEN_ENV
+    from emotag.serve.factory import SPEC_ENV, ServeSpec, app_from_env
+
+    spec = ServeSpec(str(DEFAULT_MODEL_DIR), threads=1, auth=True)
+    monkeypatch.setenv(SPEC_ENV, spec.to_json())
+    monkeypatch.delenv(TOKEN_ENV, raising=False)
+    with pytest.raises(ConfigError, match=f"{TOKEN_ENV} is not set"):
+        app_from_env()
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    with TestClient(app_from_env()) as c:
+        assert c.post("/v1/predict", json={"texts": ["hi"]}).status_code == 401
+        assert c.post("/v1/predict", json={"texts": ["hi"]}, headers=BEARER).status_code == 200
+
+
+# ------------------------------------------------------------------ CORS
+ORIGIN = "https://app.example.com"
+PREFLIGHT = {"Origin": ORIGIN, "Access-Control-Request-Method": "POST",
+             "Access-Control-Request-Headers": "authorization,content-type"}
+
+
+def test_no_cors_headers_by_default(client: TestClient) -> None:
+    r = client.get("/v1/labels", headers={"Origin": ORIGIN})
+    assert r.status_code == 200
+    assert not any(k.lower().startswith("access-control-") for k in r.headers)
+    preflight = client.options("/v1/predict", headers=PREFLIGHT)
+    assert "access-control-allow-origin" not in preflight.headers
+
+
+def test_cors_for_the_configured_origins() -> None:
+    settings = ServeSettings(cors_origins=(ORIGIN, "http://localhost:3000"))
+    with TestClient(create_app(fake_predictor(), settings, token=TOKEN)) as c:
+        r = c.get("/v1/labels", headers={"Origin": ORIGIN, **BEARER})
+        assert r.status_code == 200 and r.headers["access-control-allow-origin"] == ORIGIN
+        other = c.get("/v1/labels", headers={"Origin": "https://evil.example", **BEARER})
+        assert other.status_code == 200 and "access-control-allow-origin" not in other.headers
+        # a preflight carries no token; it is answered before authentication
+        preflight = c.options("/v1/predict", headers=PREFLIGHT)
+        assert preflight.status_code == 200
+        assert preflight.headers["access-control-allow-origin"] == ORIGIN
+        assert "authorization" in preflight.headers["access-control-allow-headers"].lower()
+        # a 401 is readable by the calling page, so it can ask for the token
+        denied = c.get("/v1/labels", headers={"Origin": ORIGIN})
+        assert denied.status_code == 401
+        assert denied.headers["access-control-allow-origin"] == ORIGIN
+
+
+def test_cors_origins_from_the_command_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    from emotag.errors import ConfigError
+    from emotag.serve.auth import TOKEN_ENV
+    from emotag.serve.factory import ServeSpec
+
+    monkeypatch.delenv(TOKEN_ENV, raising=False)
+    result, seen = _serve(monkeypatch, [str(DEFAULT_MODEL_DIR), "--threads", "1",
+                                        "--cors-origin", ORIGIN, "--cors-origin", "*"])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    assert seen["target"].state.settings.cors_origins == (ORIGIN, "*")
+    spec = ServeSpec(settings=ServeSettings(cors_origins=[ORIGIN]))  # type: ignore[arg-type]
+    assert ServeSpec.from_json(spec.to_json()) == spec  # JSON lists come back as tuples
+    with pytest.raises(ConfigError, match="without a path"):
+        ServeSettings(cors_origins=(ORIGIN + "/",))
+    result, _ = _serve(monkeypatch, [str(DEFAULT_MODEL_DIR), "--cors-origin", "example.com"])
+    assert result.exit_code == 1 and "CORS origin 'example.com'" in str(result.exception)
+
+
+# ------------------------------------------------------------------ a model with its own labels
+CUSTOM_LABELS = ["frustrated", "urgent", "grateful"]
+CUSTOM_WORDS = {"frustrated": "annoying broken again useless", "urgent": "asap now immediately",
+                "grateful": "thanks great appreciate"}
+
+
+@pytest.fixture(scope="module")
+def custom_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A TF-IDF model trained in a second on three support-desk labels."""
+    from types import SimpleNamespace
+
+    from emotag.models import save_model
+    from emotag.models.tfidf import TfidfLogRegClassifier
+
+    texts, rows = [], []
+    for j, name in enumerate(CUSTOM_LABELS):
+        words = CUSTOM_WORDS[name].split()
+        for k in range(6):
+            texts.append(f"{words[k % len(words)]} {words[(k + 1) % len(words)]} ticket")
+            rows.append([int(i == j) for i in range(len(CUSTOM_LABELS))])
+    train = SimpleNamespace(texts=texts, labels=np.array(rows, dtype=np.uint8),
+                            label_names=CUSTOM_LABELS)
+    model = TfidfLogRegClassifier(label_names=CUSTOM_LABELS).fit(train)
+    out = tmp_path_factory.mktemp("custom") / "support-model"
+    save_model(model, out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def custom(custom_model: Path) -> Iterator[TestClient]:
+    with TestClient(create_app(Predictor.load(custom_model))) as c:
+        yield c
+
+
+def test_custom_labels_advertise_no_groupings(custom: TestClient) -> None:
+    body = custom.get("/v1/labels").json()
+    assert body["labels"] == CUSTOM_LABELS
+    assert set(body["thresholds"]) == set(CUSTOM_LABELS)
+    assert body["taxonomies"] == {} and body["group_thresholds"] == {}
+
+
+def test_custom_labels_predict_with_their_own_names(custom: TestClient) -> None:
+    r = custom.post("/v1/predict", json={"texts": ["thanks, great work", "broken again"],
+                                         "all_scores": True, "explain": True})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["model"] == "support-model" and body["taxonomy"] == "goemotions"
+    first, second = body["results"]
+    assert set(first["scores"]) == set(CUSTOM_LABELS)
+    assert first["labels"][0]["label"] == "grateful"
+    assert second["labels"][0]["label"] == "frustrated"
+    assert set(first["explanations"]) == {x["label"] for x in first["labels"]}
+
+
+@pytest.mark.parametrize("taxonomy", ["ekman", "sentiment"])
+def test_groupings_of_custom_labels_are_422_with_the_reason(custom: TestClient,
+                                                            taxonomy: str) -> None:
+    batches = custom.app.state.batcher.batches
+    r = custom.post("/v1/predict", json={"texts": ["thanks"], "taxonomy": taxonomy})
+    assert r.status_code == 422
+    body = r.json()
+    assert body["detail"] == (f"taxonomy {taxonomy!r} groups GoEmotions labels, but this "
+                              "model's labels are frustrated, urgent, grateful; available "
+                              "taxonomies: goemotions")
+    assert body["errors"][0]["loc"] == ["body", "taxonomy"]
+    assert custom.app.state.batcher.batches == batches  # refused before scoring
+
+
+def test_a_goemotions_subset_lists_the_groups_predict_reports() -> None:
+    """Ekman's names (a subset of GoEmotions'): the service lists each grouping's groups with
+    the model's own member labels, exactly the groups /v1/predict answers with."""
+    ekman_labels = ["anger", "disgust", "fear", "joy", "sadness", "surprise", "neutral"]
+    model = FakeModel()
+    model.label_names = ekman_labels
+    model.predict_proba = lambda texts: np.full((len(texts), 7), 0.6)  # type: ignore[method-assign]
+    predictor = Predictor(model, np.full(7, 0.5), Path("ekman-model"))
+    with TestClient(create_app(predictor)) as c:
+        meta = c.get("/v1/labels").json()
+        assert meta["labels"] == ekman_labels
+        assert set(meta["taxonomies"]) == {t for t in predictor.taxonomies if t != "goemotions"}
+        for taxonomy, groups in meta["taxonomies"].items():
+            assert all(set(members) <= set(ekman_labels) for members in groups.values())
+            r = c.post("/v1/predict", json={"texts": ["x"], "taxonomy": taxonomy,
+                                            "all_scores": True})
+            assert r.status_code == 200, r.text
+            assert set(r.json()["results"][0]["scores"]) == set(groups)
+            assert set(meta["group_thresholds"][taxonomy]) == set(groups)
+
+
+def test_taxonomy_errors_from_the_library_are_422() -> None:
+    """Wherever the library raises TaxonomyError (here: while tagging), the answer is 422."""
+    from emotag.errors import TaxonomyError
+
+    predictor = fake_predictor()
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise TaxonomyError("taxonomy 'ekman' is not available for this model")
+
+    app = create_app(predictor)
+    predictor.decision_view = refuse  # type: ignore[method-assign]
+    with TestClient(app, raise_server_exceptions=False) as c:
+        r = c.post("/v1/predict", json={"texts": ["a"]})
+    assert r.status_code == 422
+    assert r.json()["detail"] == "taxonomy 'ekman' is not available for this model"
+
+
+@pytest.mark.slow
+def test_real_workers_with_a_token_file(custom_model: Path, tmp_path: Path) -> None:
+    """`emotag serve --workers 2 --token-file F`: 401 without the token, 200 with it, and the
+    token is in no process's command line (only in the workers' environment)."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    from local_server import local_server
+
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN + "\n", encoding="utf-8")
+    token_file.chmod(0o600)
+    procs_before = set(os.listdir("/proc"))
+    with local_server(custom_model, ["--workers", "2", "--token-file", str(token_file),
+                                     "--log-level", "warning"], timeout=240) as url:
+        def post(headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
+            req = urllib.request.Request(
+                f"{url}/v1/predict", data=json.dumps({"texts": ["thanks"]}).encode(),
+                headers={"content-type": "application/json", **headers})
+            try:
+                with urllib.request.urlopen(req, timeout=30) as r:
+                    return r.status, json.loads(r.read())
+            except urllib.error.HTTPError as e:
+                return e.code, json.loads(e.read())
+
+        for _ in range(4):  # connections land on both workers
+            status, body = post({})
+            assert status == 401 and body["detail"].startswith("missing bearer token")
+            assert post({"Authorization": "Bearer wrong"})[0] == 401
+            status, body = post(BEARER)
+            assert status == 200 and body["results"][0]["labels"][0]["label"] == "grateful"
+        ours = []
+        for pid in set(os.listdir("/proc")) - procs_before:
+            try:
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+                environ = Path(f"/proc/{pid}/environ").read_bytes()
+            except OSError:
+                continue
+            if b"emotag" in cmdline or b"multiprocessing" in cmdline:
+                ours.append((cmdline, environ))
+    assert len(ours) >= 3, ours  # the server and its two workers
+    assert all(TOKEN.encode() not in cmdline for cmdline, _ in ours)
+    assert sum(f"EMOTAG_API_TOKEN={TOKEN}".encode() in environ for _, environ in ours) >= 2

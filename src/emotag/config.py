@@ -30,6 +30,26 @@ def _help(text: str, default: Any) -> Any:
     return field(default=default, metadata={"help": text})
 
 
+#: ``data.label_names`` value that asks for the 28 GoEmotions labels in their order
+GOEMOTIONS_NAME = "goemotions"
+
+
+def _label_names(value: Any) -> list[str] | str:
+    """``goemotions``, or distinct non-empty names (a list, or comma-separated as
+    ``--set data.label_names=a,b,c`` gives); a ConfigError otherwise."""
+    if value == GOEMOTIONS_NAME:
+        return value
+    names = [v.strip() for v in value.split(",")] if isinstance(value, str) else value
+    if not isinstance(names, list) or not names or not all(
+            isinstance(n, str) and n.strip() and "," not in n for n in names):
+        raise ConfigError(f"data.label_names={value!r}: expected distinct label names (a list "
+                          f"or comma-separated, none empty), or {GOEMOTIONS_NAME!r}")
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ConfigError(f"data.label_names lists {', '.join(dupes)} more than once")
+    return [n.strip() for n in names]
+
+
 @dataclass
 class DataConfig:
     """Where the examples come from and how they are read."""
@@ -50,9 +70,13 @@ class DataConfig:
     label_column: str = _help("Name of the labels column: a list, or comma-separated names/ids.",
                               "labels")
     id_column: str | None = _help("Optional id column kept alongside predictions.", None)
-    label_names: list[str] | None = _help(
-        "Label set in column order for user files (default: GoEmotions if every label is one of "
-        "its names, else the sorted labels of the training file).", None)
+    label_names: list[str] | str | None = _help(
+        "dataset='files': the label set, in column order (a list, or comma-separated names). "
+        "Default: the labels of the training file, sorted alphabetically (as scikit-learn's "
+        "MultiLabelBinarizer does). 'goemotions': the 28 GoEmotions labels in their order, even "
+        "when the files use fewer of them (asked for, never implied). A dev/test label outside "
+        "the set is an error; a label of the set without a training example is a warning.",
+        None)
     max_train_samples: int | None = _help("Keep only the first N training rows (for tests).", None)
     max_eval_samples: int | None = _help("Keep only the first N dev/test rows (for tests).", None)
 
@@ -62,6 +86,11 @@ class DataConfig:
         if self.dataset == "files" and not (self.train_file and self.validation_file):
             raise ConfigError("data.dataset='files' needs data.train_file and "
                               "data.validation_file (thresholds are tuned on the dev split)")
+        if self.label_names is not None:
+            self.label_names = _label_names(self.label_names)
+            if self.dataset != "files":
+                raise ConfigError(f"data.label_names applies to dataset='files' only; "
+                                  f"dataset={self.dataset!r} has its own label set")
 
 
 @dataclass
@@ -136,7 +165,8 @@ class TrainConfig:
                                "(partial fine-tuning: no backward pass through them).", 0)
     batch_size: int = _help("Texts per training batch.", 32)
     eval_batch_size: int = _help("Texts per inference batch.", 128)
-    warmup_ratio: float = _help("Fraction of steps spent warming the learning rate up.", 0.1)
+    warmup_ratio: float = _help("Fraction of the training steps spent warming the learning "
+                                "rate up, in [0, 1).", 0.1)
     weight_decay: float = _help("AdamW weight decay.", 0.01)
     lr_scheduler: str = _help("transformers scheduler name.", "linear")
     loss: str = _help("bce | weighted_bce (per-label pos_weight) | focal | asymmetric.", "bce")
@@ -188,6 +218,9 @@ class TrainConfig:
                               "(off) or more")
         if self.rdrop_alpha < 0:
             raise ConfigError(f"train.rdrop_alpha={self.rdrop_alpha}; expected 0 (off) or more")
+        if not 0.0 <= self.warmup_ratio < 1.0:
+            raise ConfigError(f"train.warmup_ratio={self.warmup_ratio}; expected a fraction of "
+                              "the training steps in [0, 1), e.g. 0.1")
         if self.batch_size < 1 or self.eval_batch_size < 1:
             raise ConfigError("train.batch_size and train.eval_batch_size must be positive")
 

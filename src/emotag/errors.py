@@ -16,25 +16,35 @@ class ConfigError(EmotagError, ValueError):
 
 
 class DataError(EmotagError, ValueError):
-    """Input data is malformed: names the file, the row and the problem."""
+    """Input data is malformed: names the file, where in it, and the problem.
 
-    def __init__(self, problem: str, *, path: str | None = None, row: int | None = None) -> None:
+    ``row`` is the 1-based data row (the header is not a row); ``line`` is the line a person
+    sees in an editor, the header being line 1. The message shows the line when it is known
+    (text formats) and the row otherwise (Parquet, in-memory lists).
+    """
+
+    def __init__(self, problem: str, *, path: str | None = None, row: int | None = None,
+                 line: int | None = None) -> None:
         self.problem = problem
         self.path = path
         self.row = row
-        where = ""
-        if path is not None:
-            where = f"{path}"
-            if row is not None:
-                where += f", row {row}"
-            where += ": "
-        elif row is not None:
-            where = f"row {row}: "
-        super().__init__(f"{where}{problem}")
+        self.line = line
+        place = f"line {line}" if line is not None else f"row {row}" if row is not None else ""
+        where = ", ".join(p for p in (path, place) if p)
+        super().__init__(f"{where}: {problem}" if where else problem)
+
+
+class DataWarning(UserWarning):
+    """Input data is usable but probably not what was meant (e.g. a label of the label set
+    has no training example)."""
 
 
 class NotFittedError(EmotagError, ValueError, AttributeError):
     """An estimator was used before ``fit``."""
+
+
+class NotTrainableError(EmotagError, NotImplementedError):
+    """The model type cannot be trained; it is produced some other way (ONNX: exported)."""
 
 
 class ModelFormatError(EmotagError):

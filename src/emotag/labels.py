@@ -1,7 +1,9 @@
-"""The GoEmotions label set, its groupings, and multi-hot encoding.
+"""Label sets, the GoEmotions groupings, and multi-hot encoding.
 
-Column order is a contract: every probability matrix, threshold vector and report in emotag
-uses the order of ``emotions.txt`` (admiration = 0 ... neutral = 27).
+Column order is a contract: every probability matrix, threshold vector and report of a model
+uses the order of its ``label_names`` (saved in its ``emotag.json``). For GoEmotions that is
+the order of ``emotions.txt`` (admiration = 0 ... neutral = 27); for a user's own labels it
+is ``data.label_names``, or the training file's labels sorted (see ``DataConfig``).
 """
 
 from __future__ import annotations
@@ -10,12 +12,15 @@ import json
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from sklearn.preprocessing import MultiLabelBinarizer
 
-from .errors import DataError
+from .errors import DataError, TaxonomyError
 from .resources import goemotions_dir
+
+if TYPE_CHECKING:
+    from sklearn.preprocessing import MultiLabelBinarizer
 
 GOEMOTIONS_LABELS: tuple[str, ...] = (
     "admiration", "amusement", "anger", "annoyance", "approval", "caring", "confusion",
@@ -31,6 +36,8 @@ GROUPINGS = ("ekman", "sentiment")  # the paper's coarser taxonomies over the 28
 
 def make_binarizer(label_names: Sequence[str]) -> MultiLabelBinarizer:
     """A fitted MultiLabelBinarizer whose columns follow ``label_names`` exactly."""
+    from sklearn.preprocessing import MultiLabelBinarizer  # lazy: inference never needs it
+
     mlb = MultiLabelBinarizer(classes=list(label_names))
     mlb.fit([list(label_names)])
     return mlb
@@ -70,7 +77,7 @@ def taxonomy_groups(taxonomy: str, data_dir: Path | None = None) -> dict[str, li
     """
     files = {"ekman": "ekman_mapping.json", "sentiment": "sentiment_dict.json"}
     if taxonomy not in files:
-        raise ValueError(f"unknown taxonomy {taxonomy!r}; expected one of {sorted(files)}")
+        raise TaxonomyError(f"unknown grouping {taxonomy!r}; expected one of {sorted(files)}")
     mapping = _read_mapping(files[taxonomy], str(data_dir or goemotions_dir()))
     groups = {name: list(members) for name, members in mapping.items()}  # callers may mutate
     groups[NEUTRAL] = [NEUTRAL]
@@ -115,7 +122,7 @@ def taxonomy_columns(label_names: Sequence[str]) -> list[list[list[int]]]:
 def group_matrix(
     matrix: np.ndarray, label_names: Sequence[str], taxonomy: str, *, reduce: str = "any"
 ) -> tuple[np.ndarray, list[str]]:
-    """Map a (n, 28) matrix onto a taxonomy's groups.
+    """Map a (n, len(label_names)) matrix onto a taxonomy's groups.
 
     ``reduce="any"`` turns decisions/targets into group decisions (a group is on when any
     member is on, the paper's convention); ``reduce="max"`` maps probabilities (a group's

@@ -12,7 +12,7 @@ from .train import console, print_headline
 
 
 def ensemble_command(
-    runs: Annotated[list[Path], typer.Argument(help="Run folders (each with predictions/).")],
+    runs: Annotated[list[Path], typer.Argument(help="Member run or model folders.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Ensemble folder to write.")],
     step: Annotated[float, typer.Option(help="Weight grid step on the simplex.")] = 0.1,
     strategy: Annotated[str, typer.Option(
@@ -27,8 +27,12 @@ def ensemble_command(
     top: Annotated[int, typer.Option(
         min=1, help="held_out: re-score this many of the best in-sample weightings.")] = 30,
 ) -> None:
-    """Average the runs' probabilities with dev-chosen weights; tune thresholds on dev."""
-    from ..training.pipeline import ensemble_run
+    """Average the runs' probabilities with dev-chosen weights; tune thresholds on dev.
+
+    The output folder is a model (members copied into it) that predict, serve, evaluate,
+    calibrate and emotag.load() take like any other. A member without saved predictions
+    (an exported ONNX folder, the default model) is scored on dev and test first."""
+    from ..training.ensembling import ensemble_run
 
     metrics = ensemble_run(runs, output, step=step, strategy=strategy,
                            prior_strength=prior_strength, group_weight=group_weight,
@@ -36,3 +40,9 @@ def ensemble_command(
     console.print(f"weights: {dict(zip(map(str, runs), metrics['model']['weights'], strict=True))}")
     print_headline(metrics)
     console.print(f"report: {output / 'report.md'}")
+    if "not_a_model" in metrics["model"]:
+        console.print(f"not a model ({metrics['model']['not_a_model']}): scores, thresholds and "
+                      "report only", highlight=False)
+    else:
+        console.print(f"model: {output} (use it like any model: emotag predict / serve / "
+                      "evaluate, emotag.load)", highlight=False)

@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 
-from ..config import load_config
 from .train import console, print_headline
 
 
@@ -35,11 +34,18 @@ def print_intervals(metrics: dict, n_resamples: int) -> None:
 def evaluate_command(
     model_dir: Annotated[Path, typer.Argument(help="A run/model folder made by emotag train.")],
     split: Annotated[list[str] | None, typer.Option(
-        "--split", help="dev and/or test (repeatable; default both).")] = None,
+        "--split", help="dev and/or test (repeatable; default: both, those the data has).")
+    ] = None,
     data: Annotated[Path | None, typer.Option(
-        "--data", help="A labelled csv/tsv/jsonl/parquet file to evaluate instead.")] = None,
+        "--data", help="A labelled csv/tsv/jsonl/parquet file to evaluate instead of the run's "
+        "own data (its train_config.json; the bundled GoEmotions for a folder without one).")
+    ] = None,
     text_column: Annotated[str, typer.Option(help="Text column of --data.")] = "text",
     label_column: Annotated[str, typer.Option(help="Labels column of --data.")] = "labels",
+    taxonomy: Annotated[str, typer.Option(
+        "--taxonomy", help="What the labels of --data name: goemotions (the model's own "
+        "labels), or ekman | sentiment groups, scored from the model's labels (a group is on "
+        "when its score reaches its threshold).")] = "goemotions",
     output: Annotated[Path | None, typer.Option(
         "--output", "-o", help="Where to write (default: MODEL_DIR/evaluation).")] = None,
     retune: Annotated[bool, typer.Option(
@@ -49,26 +55,47 @@ def evaluate_command(
         "--bootstrap", metavar="N", help="Also print and save (intervals.json) 95% intervals "
         "of the headline numbers from N resamples of each split's rows; 0: none.")] = 0,
 ) -> None:
-    """Recompute metrics.json, report.md/html and plots for a saved model."""
-    from ..models.base import read_manifest
-    from ..training.pipeline import evaluate_saved
+    """Recompute metrics.json, report.md/html and plots for a saved model, on the data it was
+    trained on (its train_config.json) or on --data FILE."""
+    from ..labels import TAXONOMIES
+    from ..models.base import EVALUATION_DIR, read_manifest
+    from ..training.pipeline import evaluate_saved, evaluate_taxonomy, evaluation_config
+    from .predict import check_taxonomy_option
 
-    overrides: list[str] = []
-    splits = split or ["dev", "test"]
-    if data is not None:
-        labels = read_manifest(model_dir)["label_names"]
-        overrides = ["data.dataset=files", f"data.train_file={data}",
-                     f"data.validation_file={data}", f"data.test_file={data}",
-                     f"data.text_column={text_column}", f"data.label_column={label_column}",
-                     f"data.label_names={labels}"]
-        splits = ["test"]
-    cfg = load_config(None, overrides)
+    if taxonomy not in TAXONOMIES:
+        raise typer.BadParameter(f"{taxonomy!r}; expected one of {', '.join(TAXONOMIES)}",
+                                 param_hint="--taxonomy")
+    if taxonomy != "goemotions" and data is None:
+        raise typer.BadParameter("scores a --data file whose labels are the taxonomy's group "
+                                 "names; give --data FILE", param_hint="--taxonomy")
     if retune and data is not None:
-        raise typer.BadParameter("--retune-thresholds tunes on the bundled dev split; it does "
-                                 "not combine with --data")
-    metrics = evaluate_saved(model_dir, cfg, splits, output or model_dir / "evaluation", retune,
-                             bootstrap)
+        raise typer.BadParameter("--retune-thresholds tunes on the run's dev split; it does "
+                                 "not combine with --data", param_hint="--retune-thresholds")
+    if data is not None and split:
+        raise typer.BadParameter("--data is scored as one test split; drop --split",
+                                 param_hint="--split")
+    check_taxonomy_option(model_dir, taxonomy)
+    out = output or model_dir / EVALUATION_DIR
+    # --data is read with the model's labels (the taxonomy's groups: see evaluate_taxonomy)
+    labels = (read_manifest(model_dir)["label_names"]
+              if data is not None and taxonomy == "goemotions" else None)
+    cfg, origin = evaluation_config(model_dir, data, text_column=text_column,
+                                    label_column=label_column, label_names=labels)
+    if taxonomy != "goemotions":
+        metrics = evaluate_taxonomy(model_dir, cfg, taxonomy, out, bootstrap=bootstrap,
+                                    data_origin=origin)
+    else:
+        metrics = evaluate_saved(model_dir, cfg, ["test"] if data is not None else split, out,
+                                 retune, bootstrap, data_origin=origin)
     print_headline(metrics)
     if "intervals" in metrics:
         print_intervals(metrics, bootstrap)
-    console.print(f"report: {(output or model_dir / 'evaluation') / 'report.md'}")
+    print_data(metrics.get("data", {}))
+    console.print(f"report: {out / 'report.md'}", highlight=False, soft_wrap=True)
+
+
+def print_data(data: dict[str, str]) -> None:
+    """Which data was scored: the config it came from, then each split's source and size."""
+    for key, value in data.items():
+        console.print(f"{'data from' if key == 'config' else key}: {value}", highlight=False,
+                      soft_wrap=True)

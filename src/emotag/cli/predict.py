@@ -42,8 +42,10 @@ def read_texts(path: Path, text_column: str) -> list[str]:
 
 
 def predict_command(
-    model_dir: Annotated[Path | None, typer.Argument(
-        help="Model folder (default: the shipped model).")] = None,
+    model_dir: Annotated[str | None, typer.Argument(
+        help="Model folder (default: the shipped model). A first argument that is not a "
+        "folder is the first text, unless it looks like a path (then: model folder not "
+        "found).", show_default=False)] = None,
     texts: Annotated[list[str] | None, typer.Argument(help="Texts to tag.")] = None,
     input_: Annotated[Path | None, typer.Option(
         "--input", "-i", help="txt (one text per line), csv, tsv, jsonl or parquet.")] = None,
@@ -96,15 +98,16 @@ def predict_command(
 ) -> None:
     """Print the emotions above the model's thresholds, with scores; or, with --output, write
     every input row plus its scores to a file (streamed, resumable with --resume)."""
-    model_dir, items = _split_model_and_texts(model_dir, list(texts or []))
+    model_path, items = _split_model_and_texts(model_dir, list(texts or []))
     if taxonomy not in TAXONOMIES:
         raise typer.BadParameter(f"{taxonomy!r}; expected one of {', '.join(TAXONOMIES)}",
                                  param_hint="--taxonomy")
+    check_taxonomy_option(model_path, taxonomy)
     if engine != "local" or any(v is not None for v in (ray_address, num_actors,
                                                          threads_per_actor, batch_size)):
         _check_ray_mode(engine, input_, output, items, resume, threads)
         _check_file_mode(input_, items, explain, all_scores, as_json)
-        _score_with_ray(model_dir, input_, output, text_column=text_column,
+        _score_with_ray(model_path, input_, output, text_column=text_column,
                         address=ray_address, num_actors=num_actors,
                         threads_per_actor=threads_per_actor, batch_size=batch_size or chunk_size,
                         threshold=threshold, top_k=top_k, taxonomy=taxonomy, window=window,
@@ -116,7 +119,7 @@ def predict_command(
         raise typer.BadParameter("give texts as arguments or --input FILE")
     elif resume:
         raise typer.BadParameter("--resume continues an --output run", param_hint="--resume")
-    predictor = _load_predictor(model_dir, threads, window, stride)
+    predictor = _load_predictor(model_path, threads, window, stride)
     if output is not None:
         _write_file(predictor, input_, output, text_column=text_column, chunk_size=chunk_size,
                     resume=resume, threshold=threshold, top_k=top_k, taxonomy=taxonomy,
@@ -130,18 +133,62 @@ def predict_command(
 
 
 # --------------------------------------------------------------------------- helpers
-def _split_model_and_texts(model_dir: Path | None, items: list[str]
+def _split_model_and_texts(first: str | None, items: list[str]
                            ) -> tuple[Path | None, list[str]]:
-    """A first argument that is not a folder is a text for the default model."""
+    """Whether the first argument is the model folder or the first text.
+
+    A folder is the model. Something that looks like a path (one word with a ``/`` or ``\\``,
+    not a URL) or names an existing file is a model folder that is not there: an error, never
+    a text scored with the default model. Anything else is the first text for the default
+    model, kept exactly as typed (a str, not a Path, which would fold ``//``); a single word
+    followed by more texts is scored too, with a warning on stderr naming it (it may be a
+    mistyped folder).
+    """
     from ..errors import ModelFormatError
     from ..inference.predictor import DEFAULT_MODEL_DIR
 
-    if model_dir is not None and not model_dir.is_dir():
-        if not (DEFAULT_MODEL_DIR / "emotag.json").is_file():
-            raise ModelFormatError(f"model folder not found: {model_dir} (and no default model "
-                                   f"is installed at {DEFAULT_MODEL_DIR})")
-        return None, [str(model_dir), *items]
-    return model_dir, items
+    if first is None:
+        return None, items
+    if Path(first).is_dir():
+        return Path(first), items
+    if Path(first).exists():
+        raise ModelFormatError(f"{first} is a file, not a model folder; score the texts of a "
+                               "file with --input FILE")
+    if _looks_like_path(first):
+        raise ModelFormatError(f"model folder not found: {first} (to tag it as a text, give "
+                               f"the model folder first, e.g. {DEFAULT_MODEL_DIR})")
+    if not (DEFAULT_MODEL_DIR / "emotag.json").is_file():
+        raise ModelFormatError(f"model folder not found: {first} (and no default model "
+                               f"is installed at {DEFAULT_MODEL_DIR})")
+    if items and not any(c.isspace() for c in first):
+        typer.echo(f"warning: {first!r} is not a model folder; scoring it as a text with the "
+                   "default model", err=True)
+    return None, [first, *items]
+
+
+def _looks_like_path(arg: str) -> bool:
+    """One word (no whitespace) with a path separator that is not a URL."""
+    if not arg or any(c.isspace() for c in arg) or "://" in arg:
+        return False
+    return "/" in arg or "\\" in arg
+
+
+def check_taxonomy_option(model_dir: Path | None, taxonomy: str) -> None:
+    """A grouping the model's labels do not cover (``--taxonomy ekman`` for a model with
+    custom labels) is a usage error: one line on stderr and exit code 2, before any model is
+    loaded or any output written."""
+    if taxonomy == "goemotions":
+        return
+    from ..errors import TaxonomyError
+    from ..inference.groups import check_taxonomy
+    from ..inference.predictor import DEFAULT_MODEL_DIR
+    from ..models.base import read_manifest
+
+    try:
+        check_taxonomy(taxonomy, read_manifest(model_dir or DEFAULT_MODEL_DIR)["label_names"])
+    except TaxonomyError as e:
+        typer.echo(f"error: --taxonomy {taxonomy}: {e}", err=True)
+        raise typer.Exit(2) from None
 
 
 def _check_file_mode(input_: Path | None, items: list[str], explain: bool, all_scores: bool,
@@ -238,11 +285,12 @@ def _print_batch(predictor: Any, items: list[str], *, threshold: float | None,
 
 
 def _print_line(text: str, labels: list[dict], words: dict | None) -> None:
+    """Labels, a tab, then the text exactly as given: plain output, never rich markup
+    (``[NAME]`` or ``[/b]`` in a text are words, not tags)."""
     shown = ", ".join(f"{x['label']} {x['score']:.3f}" for x in labels) or "(none)"
-    console.print(f"{shown}\t[dim]{text}[/dim]", highlight=False, soft_wrap=True)
+    typer.echo(f"{shown}\t{text}")
     if words:
         from ..inference.explain import top_words
 
         for label, label_words in words.items():
-            console.print(f"  {label}: {top_words(label_words)}", highlight=False,
-                          soft_wrap=True, markup=False)
+            typer.echo(f"  {label}: {top_words(label_words)}")

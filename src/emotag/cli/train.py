@@ -8,10 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from ..config import load_config
-from ..evaluation.metrics import HEADLINE_KEYS, headline
-
-console = Console()
+console = Console(markup=False, emoji=False)  # messages carry user paths and labels
 
 
 def train_command(
@@ -26,6 +23,7 @@ def train_command(
     ] = False,
 ) -> None:
     """Train a model, tune thresholds on dev, evaluate on test, write the report."""
+    from ..config import load_config
     from ..training.pipeline import train_run
 
     cfg = load_config(config, set_ or [])
@@ -38,6 +36,8 @@ def train_command(
 
 def print_headline(metrics: dict) -> None:
     from rich.table import Table
+
+    from ..evaluation.metrics import HEADLINE_KEYS, headline
 
     table = Table(title="tuned thresholds (chosen on dev)")
     table.add_column("split")

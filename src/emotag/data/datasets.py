@@ -8,8 +8,7 @@ with a :class:`~emotag.errors.DataError` naming the file, the row and the proble
 from __future__ import annotations
 
 import csv
-import hashlib
-import json
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,10 +16,14 @@ from typing import Any
 
 import numpy as np
 
-from ..config import DataConfig
-from ..errors import ChecksumError, DataError, MissingDependencyError
+from ..config import GOEMOTIONS_NAME, DataConfig
+from ..errors import ChecksumError, DataError, DataWarning
 from ..labels import GOEMOTIONS_LABELS, encode
 from ..resources import goemotions_dir
+from ..utils.files import sha256_file
+from .tables import MISSING, Chunk, iter_chunks
+
+READ_CHUNK_ROWS = 50_000
 
 SPLIT_FILES = {"train": "train.tsv", "dev": "dev.tsv", "test": "test.tsv"}
 
@@ -48,14 +51,6 @@ class Split:
 
 
 # --------------------------------------------------------------------------- bundled copy
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def verify_checksums(data_dir: Path, names: Sequence[str] | None = None) -> None:
     """Check files against ``SHA256SUMS`` in ``data_dir``; raise ChecksumError on mismatch."""
     sums_path = data_dir / "SHA256SUMS"
@@ -147,45 +142,29 @@ def load_hub(hub_id: str, config: str | None) -> dict[str, Split]:
 
 # --------------------------------------------------------------------------- user files
 def read_records(path: Path) -> list[dict[str, Any]]:
-    """Rows of a csv, tsv, jsonl or parquet file as dicts (row numbers are 1-based)."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError("file not found", path=str(path))
-    suffix = path.suffix.lower()
-    if suffix in (".csv", ".tsv"):
-        with open(path, encoding="utf-8", newline="") as f:
-            return list(csv.DictReader(f, delimiter="\t" if suffix == ".tsv" else ","))
-    if suffix in (".jsonl", ".json"):
-        rows = []
-        with open(path, encoding="utf-8") as f:
-            for row_no, line in enumerate(f, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    obj = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise DataError(f"invalid JSON: {e.msg}", path=str(path), row=row_no) from None
-                if not isinstance(obj, dict):
-                    raise DataError("expected a JSON object per line", path=str(path), row=row_no)
-                rows.append(obj)
-        return rows
-    if suffix == ".parquet":
-        try:
-            import pyarrow.parquet as pq
-        except ImportError as e:  # pragma: no cover - pyarrow is a dependency
-            raise MissingDependencyError("reading parquet needs pyarrow: pip install pyarrow") \
-                from e
-        return pq.read_table(path).to_pylist()
-    raise DataError(f"unsupported file type {suffix!r}; expected .csv, .tsv, .jsonl or .parquet",
-                    path=str(path))
+    """Rows of a csv, tsv, jsonl or parquet file as dicts, read by the one table reader
+    (:func:`emotag.data.tables.iter_chunks`)."""
+    return [rec for chunk in iter_chunks(Path(path), READ_CHUNK_ROWS)
+            for rec in _chunk_records(chunk)]
+
+
+def _chunk_records(chunk: Chunk) -> list[dict[str, Any]]:
+    if chunk.records is not None:
+        return chunk.records
+    if chunk.frame is not None:
+        return chunk.frame.to_dict("records")
+    return chunk.table.to_pylist()
 
 
 def parse_label_cell(value: Any, label_names: Sequence[str] | None, *, path: str,
-                     row: int) -> list[str]:
+                     row: int, line: int | None = None) -> list[str]:
     """A labels cell -> label names. Accepts a list, or a comma-separated string, of names or
-    integer ids (ids need ``label_names``)."""
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        raise DataError("missing labels", path=path, row=row)
+    integer ids (ids need ``label_names``). An empty cell is a text with no label."""
+    def error(problem: str) -> DataError:
+        return DataError(problem, path=path, row=row, line=line)
+
+    if value is MISSING or value is None or (isinstance(value, float) and np.isnan(value)):
+        raise error("missing labels (an empty cell means no label; null is not allowed)")
     if isinstance(value, str):
         items: list[Any] = [v.strip() for v in value.split(",") if v.strip()]
     elif isinstance(value, list | tuple | np.ndarray):
@@ -193,80 +172,121 @@ def parse_label_cell(value: Any, label_names: Sequence[str] | None, *, path: str
     elif isinstance(value, int) and not isinstance(value, bool):
         items = [value]
     else:
-        raise DataError(f"labels must be a list or a comma-separated string, got "
-                        f"{type(value).__name__}", path=path, row=row)
+        raise error(f"labels must be a list or a comma-separated string, got "
+                    f"{type(value).__name__}")
     out = []
     for item in items:
         if isinstance(item, str) and item.lstrip("-").isdigit():
             item = int(item)
         if isinstance(item, int) and not isinstance(item, bool):
             if label_names is None:
-                raise DataError(f"label id {item} needs data.label_names to be set", path=path,
-                                row=row)
+                raise error(f"label id {item} needs data.label_names to be set (the order "
+                            "the ids refer to)")
             if not 0 <= item < len(label_names):
-                raise DataError(f"label id {item} out of range 0..{len(label_names) - 1}",
-                                path=path, row=row)
+                raise error(f"label id {item} out of range 0..{len(label_names) - 1}")
             out.append(label_names[item])
         elif isinstance(item, str):
             if label_names is not None and item not in label_names:
-                raise DataError(f"unknown label {item!r}; valid labels: "
-                                f"{', '.join(label_names)}", path=path, row=row)
+                raise error(f"unknown label {item!r}; valid labels: {', '.join(label_names)}")
             out.append(item)
         else:
-            raise DataError(f"label {item!r} is neither a name nor an integer id", path=path,
-                            row=row)
+            raise error(f"label {item!r} is neither a name nor an integer id")
     return out
+
+
+@dataclass
+class LabelledFile:
+    """A user file as read: texts, label-name lists, ids and each row's line (None for
+    Parquet) so later checks can still say where a row is."""
+
+    path: str
+    texts: list[str]
+    labels: list[list[str]]
+    ids: list[str]
+    lines: list[int | None]
+
+    def error(self, problem: str, i: int) -> DataError:
+        return DataError(problem, path=self.path, row=i + 1, line=self.lines[i])
 
 
 def read_labelled_file(path: Path, *, text_column: str = "text", label_column: str = "labels",
-                       id_column: str | None = None, label_names: Sequence[str] | None = None,
-                       name: str = "") -> tuple[list[str], list[list[str]], list[str]]:
+                       id_column: str | None = None,
+                       label_names: Sequence[str] | None = None) -> LabelledFile:
     """Texts, label-name lists and ids from a user file, validated row by row."""
-    records = read_records(path)
-    if not records:
+    path = Path(path)
+    out = LabelledFile(str(path), [], [], [], [])
+    for chunk in iter_chunks(path, READ_CHUNK_ROWS):
+        texts = chunk.texts(text_column, path)
+        cells = chunk.values(label_column, path)
+        ids = chunk.values(id_column, path) if id_column else None
+        for i, text in enumerate(texts):
+            if not text.strip():
+                raise chunk.error("empty text", i, path)
+            row, line = chunk.start + i + 1, chunk.line(i)
+            out.labels.append(parse_label_cell(cells[i], label_names, path=str(path),
+                                               row=row, line=line))
+            if ids is not None and (ids[i] is MISSING or ids[i] is None):
+                raise chunk.error(f"missing id in column {id_column!r}", i, path)
+            out.ids.append(str(ids[i]) if ids is not None else str(row))
+            out.lines.append(line)
+        out.texts.extend(texts)
+    if not out.texts:
         raise DataError("no rows", path=str(path))
-    for col in (text_column, label_column) + ((id_column,) if id_column else ()):
-        if col not in records[0]:
-            raise DataError(f"missing column {col!r}; columns are {list(records[0])}",
-                            path=str(path))
-    texts, labels, ids = [], [], []
-    for row_no, rec in enumerate(records, start=1):
-        text = rec.get(text_column)
-        if not isinstance(text, str):
-            raise DataError(f"column {text_column!r} must be a string, got "
-                            f"{type(text).__name__}", path=str(path), row=row_no)
-        if not text.strip():
-            raise DataError("empty text", path=str(path), row=row_no)
-        texts.append(text)
-        labels.append(parse_label_cell(rec.get(label_column), label_names, path=str(path),
-                                       row=row_no))
-        ids.append(str(rec[id_column]) if id_column else str(row_no))
-    return texts, labels, ids
+    return out
+
+
+def resolve_label_names(cfg: DataConfig, train: LabelledFile) -> list[str]:
+    """The label set of a files run: ``data.label_names`` as given (``goemotions``: the 28
+    GoEmotions labels in their order), else the training file's labels, sorted."""
+    if cfg.label_names == GOEMOTIONS_NAME:
+        return list(GOEMOTIONS_LABELS)
+    if cfg.label_names is not None:
+        return list(cfg.label_names)
+    return sorted({lab for row in train.labels for lab in row})
 
 
 def load_files(cfg: DataConfig) -> dict[str, Split]:
-    """User train/dev(/test) files with one shared label set."""
+    """User train/dev(/test) files with one shared label set (:func:`resolve_label_names`).
+
+    A dev/test label outside the set is an error naming its file and line, never a new
+    column."""
     files = {"train": cfg.train_file, "dev": cfg.validation_file, "test": cfg.test_file}
-    parsed = {}
-    for split, path in files.items():
-        if path:
-            parsed[split] = read_labelled_file(
-                Path(path), text_column=cfg.text_column, label_column=cfg.label_column,
-                id_column=cfg.id_column, label_names=cfg.label_names, name=split)
-    names = cfg.label_names
-    if names is None:
-        # The training file defines the label set; a dev/test label outside it is an error
-        # (reported by encode below), not a new column.
-        seen = sorted({lab for row in parsed["train"][1] for lab in row})
-        names = list(GOEMOTIONS_LABELS) if set(seen) <= set(GOEMOTIONS_LABELS) else seen
+    given = (list(GOEMOTIONS_LABELS) if cfg.label_names == GOEMOTIONS_NAME
+             else cfg.label_names)
+    parsed = {split: read_labelled_file(Path(path), text_column=cfg.text_column,
+                                        label_column=cfg.label_column,
+                                        id_column=cfg.id_column, label_names=given)
+              for split, path in files.items() if path}
+    names = resolve_label_names(cfg, parsed["train"])
+    if not names:
+        raise DataError("no labels in the training file (every labels cell is empty)",
+                        path=str(files["train"]))
+    known = set(names)
     out = {}
-    for split, (texts, lists, ids) in parsed.items():
-        try:
-            matrix = encode(lists, names)
-        except DataError as e:
-            raise DataError(e.problem, path=files[split], row=e.row) from None
-        out[split] = Split(split, texts, matrix, list(names), ids, str(files[split]))
+    for split, f in parsed.items():
+        for i, row in enumerate(f.labels):
+            bad = [lab for lab in row if lab not in known]
+            if bad:
+                raise f.error(f"unknown label {bad[0]!r}: not in the training file's labels "
+                              f"({', '.join(names)}); fix the typo, or list every label in "
+                              "data.label_names", i)
+        out[split] = Split(split, f.texts, encode(f.labels, names), list(names), f.ids,
+                           f.path)
     return out
+
+
+def warn_unseen_labels(train: Split) -> list[str]:
+    """Labels of the set with no training example: warned about (a
+    :class:`~emotag.errors.DataWarning`) and returned. Every model still trains (they score
+    near 0), but their F1 is 0 and they pull macro-F1 down."""
+    unseen = [name for name, n in zip(train.label_names, np.asarray(train.labels).sum(axis=0),
+                                      strict=True) if n == 0]
+    if unseen:
+        warnings.warn(f"{train.source}: {len(unseen)} of {len(train.label_names)} labels have "
+                      f"no training example: {', '.join(unseen)}. They will score near 0 and "
+                      "count as F1 0 in macro-F1; add examples, or leave them out of "
+                      "data.label_names", DataWarning, stacklevel=2)
+    return unseen
 
 
 def load_splits(cfg: DataConfig) -> dict[str, Split]:
@@ -278,5 +298,8 @@ def load_splits(cfg: DataConfig) -> dict[str, Split]:
         splits = load_hub(cfg.hub_id, cfg.hub_config)
     else:
         splits = load_files(cfg)
-    return {name: s.head(cfg.max_train_samples if name == "train" else cfg.max_eval_samples)
-            for name, s in splits.items()}
+    splits = {name: s.head(cfg.max_train_samples if name == "train" else cfg.max_eval_samples)
+              for name, s in splits.items()}
+    if cfg.dataset == "files":
+        warn_unseen_labels(splits["train"])
+    return splits

@@ -13,7 +13,6 @@ run's ``calibration.json`` to its scores and to its thresholds alike.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -24,15 +23,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 
 from ..errors import ModelFormatError
+from ..inference.decision_files import CALIBRATION_FILE, PlattMap, logit, read_platt
 from ..utils.files import atomic_write_json
-
-CALIBRATION_FILE = "calibration.json"
-_EPS = 1e-6
-
-
-def logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(np.asarray(p, dtype=np.float64), _EPS, 1 - _EPS)
-    return np.log(p) - np.log1p(-p)
 
 
 def expected_calibration_error(y: np.ndarray, probs: np.ndarray, n_bins: int = 15) -> float:
@@ -61,8 +53,9 @@ def reliability_curve(y: np.ndarray, probs: np.ndarray, n_bins: int = 15
     return arr[:, 0], arr[:, 1], arr[:, 2]
 
 
-class PlattCalibrator(BaseEstimator):
-    """Per-label ``sigmoid(a * logit(p) + b)`` fitted on dev (scikit-learn conventions).
+class PlattCalibrator(BaseEstimator, PlattMap):
+    """Per-label ``sigmoid(a * logit(p) + b)`` fitted on dev (scikit-learn conventions); the
+    fitted map is applied and read by :class:`~emotag.inference.decision_files.PlattMap`.
 
     Parameters
     ----------
@@ -94,13 +87,7 @@ class PlattCalibrator(BaseEstimator):
 
     def transform(self, probs: np.ndarray) -> np.ndarray:
         check_is_fitted(self, ["a_", "b_"])
-        z = self.a_[None, :] * logit(probs) + self.b_[None, :]
-        return (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
-
-    def transform_thresholds(self, thresholds: np.ndarray) -> np.ndarray:
-        """Thresholds on the calibrated scale that give the same decisions."""
-        return self.transform(np.asarray(thresholds, dtype=np.float64)[None, :])[0].astype(
-            np.float64)
+        return super().transform(probs)
 
     # ------------------------------------------------------------------ persistence (JSON)
     def save(self, path: Path, label_names: Sequence[str], extra: dict[str, Any] | None = None
@@ -113,13 +100,9 @@ class PlattCalibrator(BaseEstimator):
 
     @classmethod
     def load(cls, path: Path, label_names: Sequence[str]) -> PlattCalibrator:
-        spec = json.loads(Path(path).read_text(encoding="utf-8"))
-        if spec.get("method") != "platt" or list(spec.get("label_names", [])) != list(
-                label_names):
-            raise ModelFormatError(f"{path}: not a Platt calibration for this model's labels")
+        spec = read_platt(path, label_names)
         cal = cls(C=spec.get("C", 100.0), min_positives=spec.get("min_positives", 5))
-        cal.a_, cal.b_ = np.asarray(spec["a"], dtype=np.float64), np.asarray(spec["b"],
-                                                                             dtype=np.float64)
+        cal.a_, cal.b_ = spec["a"], spec["b"]
         return cal
 
 

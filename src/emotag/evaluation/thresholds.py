@@ -8,7 +8,6 @@ never be passed to ``fit``.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,8 +16,8 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from ..config import THRESHOLD_STRATEGIES, ThresholdConfig
-from ..errors import ModelFormatError
 from ..errors import NotFittedError as EmotagNotFittedError
+from ..inference.decision_files import read_thresholds, thresholds_from_mapping
 from ..utils.files import atomic_write_json
 
 DEFAULT_GRID = np.round(np.arange(0.02, 0.951, 0.01), 4)
@@ -253,19 +252,15 @@ class ThresholdTuner(BaseEstimator):
 
     @classmethod
     def from_dict(cls, mapping: dict[str, float], label_names: Sequence[str]) -> ThresholdTuner:
-        missing = [n for n in label_names if n not in mapping]
-        if missing:
-            raise ModelFormatError(f"thresholds lack labels {missing}")
-        tuner = cls(strategy="fixed")
-        tuner.thresholds_ = np.array([float(mapping[n]) for n in label_names])
-        tuner.n_features_in_ = len(label_names)
-        return tuner
+        return cls._with_thresholds(thresholds_from_mapping(mapping, label_names))
 
     @classmethod
     def load(cls, path: Path, label_names: Sequence[str]) -> ThresholdTuner:
-        path = Path(path)
-        try:
-            mapping = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as e:
-            raise ModelFormatError(f"{path}: cannot read thresholds ({e})") from e
-        return cls.from_dict(mapping, label_names)
+        return cls._with_thresholds(read_thresholds(path, label_names))
+
+    @classmethod
+    def _with_thresholds(cls, thresholds: np.ndarray) -> ThresholdTuner:
+        tuner = cls(strategy="fixed")
+        tuner.thresholds_ = thresholds
+        tuner.n_features_in_ = len(thresholds)
+        return tuner

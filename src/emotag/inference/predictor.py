@@ -22,12 +22,11 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError, DataError, ModelFormatError
-from ..evaluation.calibration import CALIBRATION_FILE, PlattCalibrator
-from ..evaluation.thresholds import ThresholdTuner
-from ..labels import TAXONOMIES, group_matrix
 from ..models import EmotionClassifier, load_model
 from ..models.base import TokenWindows, default_window_overlap
 from ..resources import default_model_dir
+from .decision_files import CALIBRATION_FILE, THRESHOLDS_FILE, PlattMap, read_thresholds
+from .groups import available_taxonomies, check_taxonomy, group_view, load_group_thresholds
 
 DEFAULT_MODEL_DIR = default_model_dir()
 
@@ -47,15 +46,22 @@ class Predictor:
     """A loaded model plus its thresholds."""
 
     def __init__(self, model: EmotionClassifier, thresholds: np.ndarray,
-                 path: Path | None = None, calibrator: PlattCalibrator | None = None) -> None:
+                 path: Path | None = None, calibrator: PlattMap | None = None,
+                 group_thresholds: dict[str, dict[str, float]] | None = None) -> None:
         """``thresholds`` are on the model's raw scale; with a ``calibrator`` both the scores
-        and the thresholds are mapped to the calibrated scale (the same decisions)."""
+        and the thresholds are mapped to the calibrated scale (the same decisions).
+        ``group_thresholds`` (taxonomy -> group -> cut on the reported scale, see
+        :mod:`emotag.inference.groups`) decide the groupings; without them a group fires at
+        its lowest member threshold."""
         self.model = model
         self.labels: list[str] = list(model.label_names)
         self.calibrator = calibrator
         thresholds = np.asarray(thresholds, dtype=np.float64)
+        if thresholds.shape != (len(self.labels),):
+            raise ModelFormatError(f"{thresholds.size} thresholds for {len(self.labels)} labels")
         self.thresholds = (calibrator.transform_thresholds(thresholds) if calibrator is not None
                            else thresholds)
+        self.group_thresholds = group_thresholds
         self.path = path
 
     @classmethod
@@ -85,14 +91,22 @@ class Predictor:
         if (window or stride is not None) and isinstance(model, TokenWindows):
             model.use_windows(default_window_overlap(model.max_length) if stride is None
                               else stride)
-        tfile = path / "thresholds.json"
+        tfile = path / THRESHOLDS_FILE
         if tfile.is_file():
-            thresholds = ThresholdTuner.load(tfile, model.label_names).thresholds_
+            thresholds = read_thresholds(tfile, model.label_names)
         else:
             thresholds = np.full(len(model.label_names), 0.5)
         cfile = path / CALIBRATION_FILE
-        calibrator = PlattCalibrator.load(cfile, model.label_names) if cfile.is_file() else None
-        return cls(model, thresholds, path, calibrator)
+        calibrator = PlattMap.load(cfile, model.label_names) if cfile.is_file() else None
+        groups = load_group_thresholds(path, calibrated=calibrator is not None)
+        return cls(model, thresholds, path, calibrator, groups)
+
+    @property
+    def taxonomies(self) -> tuple[str, ...]:
+        """The taxonomies ``predict(..., taxonomy=)`` accepts for this model: ``goemotions``
+        (the model's own labels) always; ``ekman`` and ``sentiment`` only when the model's
+        labels are GoEmotions' (asking for them elsewhere raises TaxonomyError)."""
+        return available_taxonomies(self.labels)
 
     @property
     def window_overlap(self) -> int | None:
@@ -116,9 +130,14 @@ class Predictor:
 
         Labels are kept when their score reaches their threshold (the saved per-label ones,
         or ``threshold`` for all); ``top_k`` then keeps at most k of them. ``all_scores``
-        returns every label. ``taxonomy`` maps scores onto ekman or sentiment groups first.
+        returns every label. ``taxonomy`` maps scores onto ekman or sentiment groups first
+        (see :meth:`group_scores`); one the model's labels do not support raises
+        :class:`~emotag.errors.TaxonomyError` (:attr:`taxonomies` lists the supported ones).
         """
         single = isinstance(texts, str)
+        check_taxonomy(taxonomy, self.labels)   # before scoring: a mistake costs nothing
+        if top_k is not None and int(top_k) < 1:
+            raise ConfigError(f"top_k={top_k}; expected 1 or more")
         probs, names, cut = self.decision_view(self._scores(texts), taxonomy, threshold)
         out = [[{"label": names[j], "score": float(row[j])} for j in keep]
                for row, keep in zip(probs, ranked_columns(probs, cut, top_k, all_scores),
@@ -131,25 +150,26 @@ class Predictor:
         """Scores, column names and per-column cuts a decision is made on: the taxonomy's
         columns, with one ``threshold`` for all instead of the saved ones when given. The one
         decision rule of ``predict``, the service and batch scoring."""
+        check_taxonomy(taxonomy, self.labels)
         names, cut = list(self.labels), self.thresholds
         if taxonomy != "goemotions":
             probs, names, cut = self.group_scores(probs, taxonomy)
         if threshold is not None:
+            if not 0.0 <= float(threshold) <= 1.0:
+                raise ConfigError(f"threshold={threshold}; expected a number from 0 to 1")
             cut = np.full(len(names), float(threshold))
         return probs, list(names), cut
 
     def group_scores(self, probs: np.ndarray, taxonomy: str
                      ) -> tuple[np.ndarray, list[str], np.ndarray]:
-        """Scores, names and thresholds on a taxonomy's groups.
+        """Scores, names and thresholds on a taxonomy's groups (those with a member label).
 
-        A group's score is its members' best margin over their own thresholds, shifted so
-        that the group fires exactly when a member fires (the paper's "any member" rule).
+        A group's score is the probability that at least one member label applies,
+        ``1 - prod(1 - p_member)`` over the (calibrated) member probabilities, in [0, 1]; its
+        threshold is the one tuned on dev (``group_thresholds.json``), or else its lowest
+        member threshold (:mod:`emotag.inference.groups`).
         """
-        if taxonomy not in TAXONOMIES:
-            raise ValueError(f"taxonomy={taxonomy!r}; expected one of {', '.join(TAXONOMIES)}")
-        shifted = np.clip(probs - self.thresholds[None, :] + 0.5, 0.0, 1.0)
-        grouped, names = group_matrix(shifted, self.labels, taxonomy, reduce="max")
-        return grouped, names, np.full(len(names), 0.5)
+        return group_view(probs, self.labels, self.thresholds, taxonomy, self.group_thresholds)
 
 
 def _checked_texts(texts: str | Sequence[str]) -> list[str]:

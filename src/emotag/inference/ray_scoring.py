@@ -38,7 +38,6 @@ also be object-store URIs such as ``s3://``).
 
 from __future__ import annotations
 
-import glob
 import logging
 import os
 import re
@@ -52,15 +51,19 @@ from ..errors import ConfigError, DataError, EmotagError, MissingDependencyError
 from ..labels import TAXONOMIES, taxonomy_groups
 from ..models.base import read_manifest
 from .batch_scoring import PRED_COLUMN, check_no_clash, output_column_names, score_columns
+from .ray_io import (
+    check_text_column,
+    count_rows,
+    expand_inputs,
+    ordered_parquet_sink,
+    read_dataset,
+)
 from .streaming import DEFAULT_CHUNK_SIZE
 
 INSTALL_HINT = 'pip install "emotag[ray]"'
 #: rows per ``map_batches`` call; the single-process path's default chunk size, so that both
 #: engines score the same groups of texts (see the module docstring)
 DEFAULT_BATCH_SIZE = DEFAULT_CHUNK_SIZE
-#: input suffix -> reader; ``.json`` is read as JSON lines, as everywhere else in emotag
-FORMATS = {".parquet": "parquet", ".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl",
-           ".json": "jsonl"}
 #: CPU slots kept free for Ray Data's list/read/write tasks (ray-project/ray#44687)
 IO_CPU_SLOTS = 1
 #: the last line of a worker's traceback when an emotag error stopped it
@@ -97,48 +100,6 @@ class RayScoringResult:
 
 
 # =========================================================================== planning
-def expand_inputs(inputs: str | Path | Sequence[str | Path]) -> tuple[list[str], str]:
-    """Input paths (globs and folders expanded, sorted) and their one format.
-
-    Local paths are made absolute, because Ray workers need not share the driver's working
-    folder; URIs (``s3://...``) are passed to Ray as they are. Mixing formats is an error:
-    one reader reads them all.
-    """
-    items = [inputs] if isinstance(inputs, str | Path) else list(inputs)
-    if not items:
-        raise DataError("no input given")
-    paths: list[str] = []
-    for item in map(str, items):
-        if "://" in item:
-            paths.append(item)
-        elif any(ch in item for ch in "*?["):
-            found = sorted(p for p in glob.glob(item, recursive=True) if Path(p).is_file())
-            if not found:
-                raise DataError("no file matches this pattern", path=item)
-            paths += [str(Path(p).resolve()) for p in found]
-        elif Path(item).is_dir():
-            found = sorted(p for p in Path(item).iterdir()
-                           if p.is_file() and p.suffix.lower() in FORMATS)
-            if not found:
-                raise DataError(f"folder holds no {', '.join(sorted(FORMATS))} file", path=item)
-            paths += [str(p.resolve()) for p in found]
-        elif Path(item).is_file():
-            paths.append(str(Path(item).resolve()))
-        else:
-            raise DataError("file not found", path=item)
-    formats = {}
-    for p in paths:
-        suffix = Path(p.split("://")[-1]).suffix.lower()
-        if suffix not in FORMATS:
-            raise DataError(f"unsupported input type {suffix!r} for --engine ray; expected "
-                            f"{', '.join(sorted(FORMATS))}", path=p)
-        formats.setdefault(FORMATS[suffix], p)
-    if len(formats) > 1:
-        raise DataError(f"inputs mix formats {sorted(formats)} (e.g. {list(formats.values())});"
-                        " score each format in its own run")
-    return paths, next(iter(formats))
-
-
 def plan_pool(cpus: int, num_actors: int | None, threads_per_actor: int | None
               ) -> tuple[int, int]:
     """``(actors, threads per actor)`` for ``cpus`` compute CPUs.
@@ -199,61 +160,6 @@ class BatchScorer:
         return batch
 
 
-def ordered_parquet_sink(folder: str, rows_per_file: int = 100_000) -> Any:
-    """A Ray Data sink that writes each write task's blocks, in order, to
-    ``part-<task index>.parquet`` in ``folder`` (a local path or a pyarrow URI); Ray bundles
-    consecutive blocks into tasks of about ``rows_per_file`` rows (not one file per batch).
-
-    Why not ``Dataset.write_parquet``: Ray 2.x hands each task's blocks to
-    ``pyarrow.dataset.write_dataset(use_threads=True)`` without ``preserve_order``, which may
-    shuffle the rows inside a file (apache/arrow#26818; seen here on a 300-row file).
-    A ``ParquetWriter`` writes the tables in the order given, and task indices follow the
-    input order when ``preserve_order`` is on, so the files sort into input order.
-    """
-    import pyarrow as pa
-    import pyarrow.fs as pafs
-    import pyarrow.parquet as pq
-    from ray.data import Datasink
-    from ray.data.block import BlockAccessor
-
-    class _OrderedParquetSink(Datasink):
-        def __init__(self, root: str) -> None:
-            self.root = root
-
-        def _fs(self) -> tuple[Any, str]:
-            if "://" in self.root:
-                return pafs.FileSystem.from_uri(self.root)
-            return pafs.LocalFileSystem(), self.root
-
-        def on_write_start(self, schema: Any = None) -> None:
-            fs, root = self._fs()
-            fs.create_dir(root, recursive=True)
-
-        def write(self, blocks: Any, ctx: Any) -> int:
-            tables = [BlockAccessor.for_block(b).to_arrow() for b in blocks]
-            tables = [t for t in tables if t.num_rows]
-            if not tables:
-                return 0
-            schema = pa.unify_schemas([t.schema for t in tables])
-            fs, root = self._fs()
-            name = f"part-{ctx.task_idx:06d}.parquet"
-            tmp = f"{root}/.{name}.tmp"
-            with fs.open_output_stream(tmp) as sink, pq.ParquetWriter(sink, schema) as writer:
-                for table in tables:
-                    writer.write_table(table.cast(schema))
-            fs.move(tmp, f"{root}/{name}")  # a file under its final name is complete
-            return sum(t.num_rows for t in tables)
-
-        def get_name(self) -> str:
-            return "OrderedParquet"
-
-        @property
-        def min_rows_per_write(self) -> int:
-            return rows_per_file
-
-    return _OrderedParquetSink(folder)
-
-
 # =========================================================================== the job
 def score_files(model_dir: str | Path | None, inputs: str | Path | Sequence[str | Path],
                 output_dir: str | Path, *, text_column: str = "text",
@@ -309,9 +215,9 @@ def score_files(model_dir: str | Path | None, inputs: str | Path | Sequence[str 
     ctx.execution_options.preserve_order = True  # output files and rows in input order
     ctx.enable_progress_bars = progress
     try:
-        ds = _read(ray, paths, fmt)
+        ds = read_dataset(ray, paths, fmt)
         schema = ds.schema()
-        _check_columns(schema, text_column, paths[0])
+        check_text_column(schema, text_column, paths[0])
         check_no_clash(schema.names, labels, path=paths[0])
         # Blocks of exactly batch_size rows (streaming, order kept): one read block per file
         # would feed one actor only, and row k*batch_size always starting a batch is what
@@ -336,7 +242,7 @@ def score_files(model_dir: str | Path | None, inputs: str | Path | Sequence[str 
         if started_here:
             ray.shutdown()
     files = sorted(output_dir.glob("part-*.parquet"))
-    return RayScoringResult(output=output_dir, rows=_count_rows(files), files=files,
+    return RayScoringResult(output=output_dir, rows=count_rows(files), files=files,
                             seconds=time.time() - t0, startup_s=startup_s, num_actors=actors,
                             threads_per_actor=threads, cluster=cluster, inputs=paths)
 
@@ -349,55 +255,6 @@ def _connect(ray: Any, address: str) -> None:
         raise ConfigError(f"cannot connect to the Ray cluster at {address!r} ({e}); start one "
                           "with `ray start --head` and pass its address, or leave "
                           "--ray-address out for a local Ray") from e
-
-
-def _read(ray: Any, paths: list[str], fmt: str) -> Any:
-    """A Ray dataset over ``paths``. CSV/TSV cells are read as strings, exactly as written
-    (as the single-process reader does): type guessing would turn an id "007" into 7."""
-    if fmt == "parquet":
-        return ray.data.read_parquet(paths)
-    if fmt == "jsonl":
-        return ray.data.read_json(paths, file_extensions=None)
-    import pyarrow.csv as pacsv
-
-    delimiter = "\t" if fmt == "tsv" else ","
-    header = _csv_header(paths[0], delimiter)
-    return ray.data.read_csv(
-        paths, file_extensions=None,
-        parse_options=pacsv.ParseOptions(delimiter=delimiter),
-        convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(header, "string"),
-                                             strings_can_be_null=False,
-                                             quoted_strings_can_be_null=False))
-
-
-def _csv_header(path: str, delimiter: str) -> list[str]:
-    """Column names of a CSV/TSV file (its first line), through pyarrow's file systems so a
-    URI works too."""
-    import csv
-    import io
-
-    import pyarrow.fs as pafs
-
-    fs, inner = pafs.FileSystem.from_uri(path) if "://" in path else (pafs.LocalFileSystem(),
-                                                                        path)
-    with fs.open_input_stream(inner) as raw:
-        first = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="").readline()
-    if not first.strip():
-        raise DataError("empty file: expected a header line", path=path)
-    return next(csv.reader([first], delimiter=delimiter))
-
-
-def _check_columns(schema: Any, text_column: str, path: str) -> None:
-    import pyarrow as pa
-
-    names = list(schema.names)
-    if text_column not in names:
-        raise DataError(f"missing column {text_column!r}; columns are {names} "
-                        "(choose one with --text-column)", path=path)
-    kind = schema.types[names.index(text_column)]
-    if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)
-            or pa.types.is_string_view(kind)):
-        raise DataError(f"column {text_column!r} holds {kind}, not text", path=path)
 
 
 def _emotag_cause(error: BaseException) -> EmotagError | None:
@@ -416,12 +273,6 @@ def _emotag_cause(error: BaseException) -> EmotagError | None:
             if isinstance(cls, type) and issubclass(cls, EmotagError):
                 return cls(match.group(2))
     return None
-
-
-def _count_rows(files: list[Path]) -> int:
-    import pyarrow.parquet as pq
-
-    return sum(pq.ParquetFile(f).metadata.num_rows for f in files)
 
 
 def expected_columns(input_columns: Sequence[str], label_names: Sequence[str]) -> list[str]:

@@ -9,7 +9,8 @@ Resume protocol. Next to ``Y`` the run keeps ``Y.progress.json``, rewritten atom
 each chunk has been flushed and fsynced: rows done, the writer's state (byte offset of
 ``Y.partial``, or the number of part files in ``Y.parts/``), the chunk size, and fingerprints
 of the input file (size + sha256), of the options that change the output and of the model
-(its files, thresholds and window setting). The progress file is written before the
+(the files it is loaded from, thresholds and window setting; not the reports, evaluations
+or exports that other commands add to its folder). The progress file is written before the
 partial output is created, so a partial output without one was never committed to.
 ``--resume`` checks the fingerprints (a changed input, option or model is an error: mixing
 two runs' rows in one file would be silent corruption), cuts the partial output back to the
@@ -22,7 +23,6 @@ an error that says what to do, never silently overwritten.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -32,18 +32,16 @@ from typing import Any
 
 import numpy as np
 
-from ..data.tables import count_rows, file_format, iter_chunks, open_writer, partial_path
+from ..data.tables import count_rows, file_format, iter_chunks
+from ..data.writers import open_writer, partial_path
 from ..errors import DataError, ResumeError
-from ..utils.files import atomic_write_json
+from ..models.base import model_digest
+from ..utils.files import atomic_write_json, sha256_file
 from .batch_scoring import check_no_clash, score_columns
 
 PROGRESS_SUFFIX = ".progress.json"
 PROGRESS_VERSION = 1
 DEFAULT_CHUNK_SIZE = 5000
-#: model folder entries never hashed (reports, plots, saved predictions, training state)
-_NOT_MODEL = {"plots", "predictions", "checkpoints", "onnx-export", "report.md",
-              "report.html", "metrics.json", "run_log.json", "train_config.json",
-              "MODEL_CARD.md", "export_report.json"}
 
 
 @dataclass
@@ -122,8 +120,8 @@ def score_file(predictor: Any, input_path: Path, output_path: Path, *,
             atomic_write_json(sidecar, state)
             writer.finish()
     except KeyboardInterrupt:
-        console.print(f"[yellow]interrupted[/yellow] after {rows_done:,} rows; run the same "
-                      "command with --resume to continue", highlight=False)
+        console.print(f"interrupted after {rows_done:,} rows; run the same command with "
+                      "--resume to continue", highlight=False, style="yellow")
         raise
     except DataError:
         # A bad row stops every run at the same place and fixing it changes the input's
@@ -171,13 +169,13 @@ def _start_state(output: Path, fingerprint: dict[str, Any], resume: bool, chunk_
         if int(saved["chunk_size"]) != int(chunk_size):
             console.print(f"resuming with the run's chunk size {saved['chunk_size']} (not "
                           f"{chunk_size}) so its batches, and scores, stay the same",
-                          highlight=False)
+                          highlight=False, markup=False)
         console.print(f"resuming {output}: {saved['rows_done']:,} rows already written",
-                      highlight=False)
+                      highlight=False, markup=False)
         return saved
     if resume:
         console.print(f"no unfinished run for {output}; starting from the first row",
-                      highlight=False)
+                      highlight=False, markup=False)
     return {"emotag_progress": PROGRESS_VERSION, "output": str(output),
             "rows_done": 0, "chunk_size": max(1, int(chunk_size)), "writer": None,
             "fingerprint": fingerprint}
@@ -216,35 +214,22 @@ def _check_same_run(saved: dict[str, Any], now: dict[str, Any], output: Path) ->
 def file_fingerprint(path: Path) -> dict[str, Any]:
     """Size and sha256 of a file's bytes (its content, not its name or mtime)."""
     path = Path(path)
-    with open(path, "rb") as f:
-        digest = hashlib.file_digest(f, "sha256").hexdigest()
-    return {"size": path.stat().st_size, "sha256": digest}
+    return {"size": path.stat().st_size, "sha256": sha256_file(path)}
 
 
 def model_fingerprint(predictor: Any) -> dict[str, Any]:
-    """What decides a model's scores: its files (hashed), labels, thresholds and windows."""
+    """What decides a model's scores and decisions: the files it is loaded from
+    (:func:`emotag.models.base.model_digest`: weights, tokenizer, manifest, thresholds,
+    calibration; not the evaluations, exports or reports other commands add to its folder),
+    labels, thresholds and windows."""
     info: dict[str, Any] = {
         "class": type(predictor.model).__name__, "labels": list(predictor.labels),
         "thresholds": [round(float(t), 9) for t in np.asarray(predictor.thresholds)],
         "window_overlap": getattr(predictor.model, "window_overlap", None)}
     folder = getattr(predictor, "path", None)
     if folder is not None and Path(folder).is_dir():
-        digest = hashlib.sha256()
-        for file in _model_files(Path(folder)):
-            digest.update(str(file.relative_to(folder)).encode("utf-8") + b"\0")
-            digest.update(file_fingerprint(file)["sha256"].encode("ascii"))
-        info["files_sha256"] = digest.hexdigest()
+        info["files_sha256"] = model_digest(Path(folder))
     return info
-
-
-def _model_files(folder: Path) -> list[Path]:
-    """The files a model folder is loaded from (not its reports, plots or checkpoints)."""
-    keep = []
-    for path in sorted(folder.rglob("*")):
-        parts = path.relative_to(folder).parts
-        if path.is_file() and not any(p in _NOT_MODEL or p.startswith(".") for p in parts):
-            keep.append(path)
-    return keep
 
 
 def output_label_names(predictor: Any, taxonomy: str) -> list[str]:
@@ -263,7 +248,7 @@ def output_label_names(predictor: Any, taxonomy: str) -> list[str]:
 def _stderr_console() -> Any:
     from rich.console import Console
 
-    return Console(stderr=True)
+    return Console(stderr=True, markup=False, emoji=False)  # messages name user paths
 
 
 class _Bar:

@@ -13,8 +13,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..data.datasets import sha256_file
 from ..errors import ChecksumError, MissingDependencyError
+from ..utils.files import sha256_file
 
 
 @dataclass(frozen=True)

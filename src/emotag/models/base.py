@@ -1,8 +1,9 @@
 """The classifier contract and the model-folder format (``emotag.json`` + backend files).
 
 A model folder holds ``emotag.json`` (format version, emotag version, model type, labels in
-order) beside the backend's own files (``transformer/`` in Hugging Face format, or
-``tfidf/`` as JSON + safetensors). Nothing is pickled.
+order) beside the backend's own files (``transformer/`` in Hugging Face format,
+``tfidf/`` as JSON + safetensors, ``onnx/``, or an ensemble's ``members/``, each a model
+folder). Nothing is pickled.
 """
 
 from __future__ import annotations
@@ -144,7 +145,21 @@ def pool_windows(rows: np.ndarray, owner: np.ndarray, n_texts: int,
 _BACKENDS = {"tfidf": ("tfidf", "TfidfLogRegClassifier"),
              "transformer": ("transformer", "TransformerClassifier"),
              "onnx": ("onnx", "OnnxClassifier"),
-             "knn": ("knn", "KnnClassifier")}
+             "knn": ("knn", "KnnClassifier"),
+             "ensemble": ("ensemble", "EnsembleClassifier")}
+
+#: What a model folder may hold beside the model: reports, plots, saved predictions, training
+#: state, a distillation cache, the ensemble search record. Never part of the model: not
+#: copied with it, not in its fingerprint.
+NOT_MODEL = frozenset({"plots", "predictions", "checkpoints", "onnx-export", "report.md",
+                       "report.html", "metrics.json", "run_log.json", "train_config.json",
+                       "MODEL_CARD.md", "export_report.json", "intervals.json",
+                       "ensemble.json", "teacher_cache"})
+#: Where ``emotag evaluate`` writes by default, inside the model folder (never part of it)
+EVALUATION_DIR = "evaluation"
+#: Files that change decisions and calibrated scores, but not ``predict_proba``
+DECISION_FILES = frozenset({"thresholds.json", "calibration.json", "group_thresholds.json",
+                            "adaptation.json"})
 
 
 def backend_class(model_type: str) -> type[EmotionClassifier] | None:
@@ -154,8 +169,11 @@ def backend_class(model_type: str) -> type[EmotionClassifier] | None:
 
     if model_type not in _BACKENDS:
         return None
+    from ..extras import requires
+
     module, name = _BACKENDS[model_type]
-    return getattr(importlib.import_module(f"{__package__}.{module}"), name)
+    with requires(f"a {model_type!r} model"):  # e.g. tfidf without scikit-learn: name the extra
+        return getattr(importlib.import_module(f"{__package__}.{module}"), name)
 
 
 def _registry() -> dict[str, type[EmotionClassifier]]:
@@ -176,6 +194,11 @@ def save_model(model: EmotionClassifier, model_dir: Path) -> None:
 
 def read_manifest(model_dir: Path) -> dict[str, Any]:
     path = Path(model_dir) / MANIFEST
+    if not path.is_file() and (Path(model_dir) / "ensemble.json").is_file():
+        raise ModelFormatError(f"{model_dir} holds an ensemble's scores but no model ({MANIFEST} "
+                               "missing: made by emotag 0.1, or from members that are not all "
+                               "model folders); rebuild it with `emotag ensemble MEMBER ... "
+                               "--output DIR`")
     if not path.is_file():
         raise ModelFormatError(f"{model_dir} is not an emotag model folder ({MANIFEST} missing); "
                                "train one with `emotag train` or pass the run folder")
@@ -187,6 +210,46 @@ def read_manifest(model_dir: Path) -> dict[str, Any]:
         raise ModelFormatError(f"{path}: format_version {manifest.get('format_version')!r}, "
                                f"this emotag reads {FORMAT_VERSION}; use a matching emotag")
     return manifest
+
+
+def model_files(model_dir: Path, *, decisions: bool = True) -> list[Path]:
+    """The files a model folder is loaded from, sorted: the manifest and the backend files
+    (and, with ``decisions``, the thresholds and calibration), never reports, predictions,
+    hidden temp files (:data:`NOT_MODEL`) or what commands write beside the model
+    (:func:`added_outputs`)."""
+    folder = Path(model_dir)
+    skip = NOT_MODEL if decisions else NOT_MODEL | DECISION_FILES
+    beside = added_outputs(folder)
+    return [path for path in sorted(folder.rglob("*"))
+            if path.is_file() and path.relative_to(folder).parts[0] not in beside
+            and not any(p in skip or p.startswith(".") for p in path.relative_to(folder).parts)]
+
+
+def added_outputs(model_dir: Path) -> set[str]:
+    """Top-level folders that commands write into a model folder by default and that are not
+    the model: ``emotag evaluate``'s :data:`EVALUATION_DIR` and ``emotag export``'s ``onnx/``
+    beside a model that is not itself an ONNX one."""
+    from .onnx import ONNX_SUBDIR
+
+    try:
+        kind = read_manifest(model_dir).get("model_type")
+    except ModelFormatError:
+        kind = None
+    return {EVALUATION_DIR} | (set() if kind == "onnx" else {ONNX_SUBDIR})
+
+
+def model_digest(model_dir: Path, *, decisions: bool = True) -> str:
+    """sha256 over :func:`model_files` (relative names and contents): equal digests, equal
+    ``predict_proba`` (and, with ``decisions``, equal decisions)."""
+    import hashlib
+
+    folder = Path(model_dir)
+    digest = hashlib.sha256()
+    for path in model_files(folder, decisions=decisions):
+        with open(path, "rb") as f:
+            content = hashlib.file_digest(f, "sha256").hexdigest()
+        digest.update(f"{path.relative_to(folder).as_posix()}\0{content}\n".encode())
+    return digest.hexdigest()
 
 
 def load_model(model_dir: Path, **options: Any) -> EmotionClassifier:

@@ -1,165 +1,164 @@
-"""Weighted averages of several runs' probabilities, with weights chosen on dev.
+"""An ensemble as a model: a weighted average of several models' probabilities.
 
-Every run folder keeps ``predictions/{dev,test}_probs.npy``; an ensemble is built from those
-alone (no model is re-run). Weights are searched on the simplex to maximise dev macro-F1
-after threshold tuning on dev; test is only scored once, with the chosen weights.
+``predict_proba(texts) = sum_i weights[i] * members[i].predict_proba(texts)`` (:func:`combine`):
+the members' raw probabilities, before any member's own calibration, which is exactly what
+``emotag ensemble`` averaged when it chose the weights (the members' saved
+``predictions/{dev,test}_probs.npy`` are raw ``predict_proba`` outputs). The ensemble has
+its own thresholds (tuned on the averaged dev scores) and, after ``emotag calibrate``, its own
+calibration, which :class:`~emotag.inference.predictor.Predictor` applies like any model's.
 
-Two ways to score a simplex point (``selection``): ``in_sample`` tunes every label's threshold
-on all of dev and reads macro-F1 on the same rows, which flatters points whose rare labels
-happen to fit; ``held_out`` re-scores the ``top`` best in-sample points with thresholds fitted
-on 4/5 of dev and read on the other fifth (5 folds x 2 shuffles) and keeps the best of those.
-The held-out score is the threshold tuner's own objective (``ThresholdTuner.score``): macro-F1,
-plus the Ekman and sentiment macro-F1s when the thresholds are re-tuned for those groups, so the
-weights are picked for what the thresholds then aim at.
+Saved as ``emotag.json`` (``model_type: "ensemble"``, an ``ensemble`` section listing each
+member's sub-folder, weight and source) plus ``members/<i>-<name>/``, each a complete model
+folder (any model type: TF-IDF, transformer, ONNX, kNN, even another ensemble) copied from
+the member's run folder, without its reports, predictions, thresholds or calibration.
+
+Why copies rather than paths to the members' run folders: the ensemble's thresholds were
+tuned on those exact members' scores, so a member retrained or deleted in place must not
+silently change (or break) the ensemble; and a self-contained folder can be moved, packaged,
+mounted into a service container or read by Ray workers on other machines like any other
+model. The cost is disk: the members' weights are stored twice.
 """
 
 from __future__ import annotations
 
-import itertools
-import json
+import re
+import shutil
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from ..config import WEIGHT_SELECTIONS
-from ..errors import ConfigError, ModelFormatError
-from ..evaluation.thresholds import ThresholdTuner, f1_at_thresholds
+from ..errors import ConfigError, ModelFormatError, NotTrainableError
+from ..utils.files import replace_dir
+from .base import EmotionClassifier, load_model, model_files, save_model
 
-SEARCH_GRID = np.round(np.arange(0.02, 0.951, 0.02), 4)  # thresholds, coarse during the search
-
-
-@dataclass
-class RunPredictions:
-    """A run's saved dev/test probabilities and its label order."""
-
-    path: Path
-    label_names: list[str]
-    dev: np.ndarray
-    test: np.ndarray | None
+MEMBERS_DIR = "members"
 
 
-def load_run_predictions(run_dir: Path) -> RunPredictions:
-    run_dir = Path(run_dir)
-    manifest = run_dir / "emotag.json"
-    meta = run_dir / "ensemble.json"
-    source = manifest if manifest.is_file() else meta
-    if not source.is_file():
-        raise ModelFormatError(f"{run_dir}: neither emotag.json nor ensemble.json; not a run")
-    names = json.loads(source.read_text(encoding="utf-8"))["label_names"]
-    dev_path = run_dir / "predictions" / "dev_probs.npy"
-    if not dev_path.is_file():
-        raise ModelFormatError(f"{dev_path} missing; re-run `emotag evaluate {run_dir}`")
-    test_path = run_dir / "predictions" / "test_probs.npy"
-    test = np.load(test_path, allow_pickle=False) if test_path.is_file() else None
-    return RunPredictions(run_dir, names, np.load(dev_path, allow_pickle=False), test)
+def combine(probs: Sequence[np.ndarray], weights: Sequence[float] | np.ndarray) -> np.ndarray:
+    """The weighted average of the members' (n, n_labels) probabilities, as float32: the one
+    formula of the weight search, the saved ensemble scores and :class:`EnsembleClassifier`."""
+    return np.tensordot(np.asarray(weights, dtype=np.float64), np.stack(probs),
+                        axes=1).astype(np.float32)
 
 
-def simplex_grid(n_members: int, step: float) -> np.ndarray:
-    """All weight vectors with entries in multiples of ``step`` that sum to 1."""
-    k = round(1 / step)
-    rows = [c for c in itertools.product(range(k + 1), repeat=n_members - 1) if sum(c) <= k]
-    return np.array([[*c, k - sum(c)] for c in rows], dtype=np.float64) / k
+def _checked_weights(weights: Sequence[float] | None, n_members: int) -> list[float]:
+    if n_members == 0:
+        raise ConfigError("an ensemble needs at least one member")
+    w = [float(x) for x in (weights if weights is not None else [1.0 / n_members] * n_members)]
+    if len(w) != n_members:
+        raise ConfigError(f"{len(w)} weights for {n_members} members; give one per member")
+    if any(not np.isfinite(x) or x < 0 for x in w) or abs(sum(w) - 1.0) > 1e-6:
+        raise ConfigError(f"ensemble weights {w}: expected non-negative numbers that sum to 1")
+    return w
 
 
-def tuned_macro_f1(probs: np.ndarray, y: np.ndarray, grid: np.ndarray | None = None) -> float:
-    """Dev macro-F1 when every label gets its own best threshold (the search objective)."""
-    grid = grid if grid is not None else np.round(np.arange(0.02, 0.951, 0.01), 4)
-    return float(f1_at_thresholds(probs, y, grid).max(axis=0).mean())
+class EnsembleClassifier(EmotionClassifier):
+    """A weighted average of member models' probabilities (scikit-learn conventions).
 
-
-def combine(probs: Sequence[np.ndarray], weights: np.ndarray) -> np.ndarray:
-    return np.tensordot(np.asarray(weights), np.stack(probs), axes=1).astype(np.float32)
-
-
-def dev_folds(n_rows: int, n_splits: int = 5, repeats: int = 2
-              ) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(fit rows, held-out rows) pairs: ``repeats`` shuffles of ``n_splits``-fold splits, seeded
-    so that every candidate is scored on the same folds."""
-    from sklearn.model_selection import KFold
-
-    rows = np.arange(n_rows)
-    return [split for seed in range(repeats)
-            for split in KFold(n_splits, shuffle=True, random_state=seed).split(rows)]
-
-
-def held_out_score(probs: np.ndarray, y: np.ndarray,
-                   folds: Sequence[tuple[np.ndarray, np.ndarray]],
-                   tuner: ThresholdTuner | None = None) -> float:
-    """Mean score on each held-out fold of thresholds fitted on the rest of dev: macro-F1,
-    plus the groups' macro-F1s when ``tuner`` re-tunes for them (``ThresholdTuner.score``)."""
-    from sklearn.base import clone
-
-    template = tuner if tuner is not None else ThresholdTuner(grid=SEARCH_GRID)
-    return float(np.mean([clone(template).fit(probs[fit], y[fit]).score(probs[held], y[held])
-                          for fit, held in folds]))
-
-
-def check_selection(selection: str) -> None:
-    """Refuse an unknown weight selection (``emotag ensemble --select``)."""
-    if selection not in WEIGHT_SELECTIONS:
-        raise ConfigError(f"--select {selection!r} (weight selection); expected one of "
-                          f"{', '.join(WEIGHT_SELECTIONS)}")
-
-
-def score_weightings(dev_probs: Sequence[np.ndarray], y_dev: np.ndarray, step: float = 0.1, *,
-                     held_out: int | None = 0, tuner: ThresholdTuner | None = None
-                     ) -> tuple[np.ndarray, np.ndarray, dict[int, float]]:
-    """Every simplex point, its in-sample dev macro-F1, and the held-out score
-    (:func:`held_out_score`) of the ``held_out`` best in-sample points (None: all; 0: none),
-    keyed by point index in in-sample rank order."""
-    points = simplex_grid(len(dev_probs), step)
-    in_sample = np.array([tuned_macro_f1(combine(dev_probs, w), y_dev, SEARCH_GRID)
-                          for w in points])
-    ranked = np.argsort(-in_sample, kind="stable")[:held_out]
-    folds = dev_folds(len(y_dev)) if len(ranked) else []
-    held = {int(i): held_out_score(combine(dev_probs, points[i]), y_dev, folds, tuner)
-            for i in ranked}
-    return points, in_sample, held
-
-
-def search_weights(dev_probs: Sequence[np.ndarray], y_dev: np.ndarray, step: float = 0.1, *,
-                   selection: str = "in_sample", top: int = 30,
-                   tuner: ThresholdTuner | None = None) -> tuple[np.ndarray, float]:
-    """The simplex point with the best dev score and that score.
-
-    ``in_sample``: per-label best thresholds on all of dev (ties: the earliest point).
-    ``held_out``: of the ``top`` best in-sample points, the one whose thresholds (``tuner``,
-    default per-label shrunk; cloned per fold) score best on held-out dev folds; the returned
-    score is then that held-out score (macro-F1, plus the groups' when ``tuner`` has them).
+    Parameters
+    ----------
+    members : model folders (loaded on first use, copied when saved) or loaded
+        :class:`~emotag.models.base.EmotionClassifier` objects (saved with ``save_model``).
+        Every member must predict the same labels in the same order.
+    weights : one non-negative weight per member, summing to 1 (default: equal weights).
+    label_names : the labels, in order; default: the members'.
     """
-    check_selection(selection)
-    if len(dev_probs) == 1:
-        return np.ones(1), tuned_macro_f1(dev_probs[0], y_dev)
-    points, in_sample, held = score_weightings(
-        dev_probs, y_dev, step, held_out=max(1, top) if selection == "held_out" else 0,
-        tuner=tuner)
-    if selection == "in_sample":
-        best_w = points[int(np.argmax(in_sample))]
-        return best_w, tuned_macro_f1(combine(dev_probs, best_w), y_dev)
-    best = max(held, key=held.__getitem__)  # ties: the better in-sample point
-    return points[best], held[best]
+
+    model_type = "ensemble"
+
+    def __init__(self, members: Sequence[EmotionClassifier | str | Path] = (),
+                 weights: Sequence[float] | None = None,
+                 label_names: Sequence[str] | None = None) -> None:
+        self.members = list(members)
+        self.weights = weights
+        self.label_names = list(label_names) if label_names else []
+
+    def load_members(self, **options: Any) -> EnsembleClassifier:
+        """Load the members given as folders (``options``: see ``load_backend``) and check
+        that weights and labels fit together."""
+        self.weights_ = _checked_weights(self.weights, len(self.members))
+        loaded = []
+        for member in self.members:
+            if isinstance(member, EmotionClassifier):
+                loaded.append(member)
+            elif not Path(member).is_dir():
+                raise ModelFormatError(f"ensemble member {member}: folder not found")
+            else:
+                loaded.append(load_model(Path(member), **options))
+        names = self.label_names or list(loaded[0].label_names)
+        for source, model in zip(self.members, loaded, strict=True):
+            if list(model.label_names) != names:
+                raise ModelFormatError(f"ensemble member {source}: labels {model.label_names[:4]}"
+                                       f"... differ from the ensemble's {names[:4]}...; every "
+                                       "member must predict the same labels in the same order")
+        self.label_names = names
+        self.members_ = loaded
+        return self
+
+    def fit(self, train: Any, dev: Any | None = None, *, work_dir: Path | None = None,
+            resume: bool = False) -> EnsembleClassifier:
+        raise NotTrainableError("an ensemble is built from trained runs, not trained: "
+                                "`emotag ensemble RUN RUN ... --output DIR` chooses the weights "
+                                "on dev")
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """(n_texts, n_labels) float32: the weighted average of the members' probabilities."""
+        if not hasattr(self, "members_"):
+            self.load_members()
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        return combine([m.predict_proba(texts) for m in self.members_], self.weights_)
+
+    # ------------------------------------------------------------------ persistence
+    def save_backend(self, model_dir: Path) -> dict[str, Any]:
+        """Each member as a model folder in ``members/<i>-<name>/`` (written to a temp folder
+        first and swapped in); returns the manifest's ``ensemble`` section."""
+        weights = _checked_weights(self.weights, len(self.members))
+        model_dir = Path(model_dir)
+        tmp = model_dir / f".{MEMBERS_DIR}.partial"
+        shutil.rmtree(tmp, ignore_errors=True)
+        entries = []
+        for i, (member, weight) in enumerate(zip(self.members, weights, strict=True)):
+            source = (str(member) if isinstance(member, str | Path)
+                      else getattr(member, "source_", type(member).__name__))
+            name = f"{i}-{re.sub(r'[^A-Za-z0-9_.-]+', '-', Path(source).name) or 'member'}"
+            if isinstance(member, str | Path):
+                _copy_model(Path(member), tmp / name)
+            else:
+                save_model(member, tmp / name)
+            entries.append({"path": f"{MEMBERS_DIR}/{name}", "weight": weight,
+                            "source": source})
+        replace_dir(tmp, model_dir / MEMBERS_DIR)
+        return {"ensemble": {"members": entries}}
+
+    @classmethod
+    def load_backend(cls, model_dir: Path, manifest: dict[str, Any],
+                     **options: Any) -> EnsembleClassifier:
+        """Load every member from ``members/``; ``options`` (threads etc.) go to each."""
+        info = manifest.get("ensemble")
+        if not isinstance(info, dict) or not info.get("members"):
+            raise ModelFormatError(f"{Path(model_dir) / 'emotag.json'}: model_type 'ensemble' "
+                                   "without an 'ensemble.members' list; rebuild it with "
+                                   "`emotag ensemble`")
+        entries = info["members"]
+        folders = [Path(model_dir) / e["path"] for e in entries]
+        for folder in folders:
+            if not (folder / "emotag.json").is_file():
+                raise ModelFormatError(f"{folder}: ensemble member missing; copy the whole "
+                                       "ensemble folder, or rebuild it with `emotag ensemble`")
+        model = cls(folders, [float(e["weight"]) for e in entries], manifest["label_names"])
+        return model.load_members(**options)
 
 
-def build_ensemble(runs: Sequence[RunPredictions], y_dev: np.ndarray, *, step: float = 0.1,
-                   selection: str = "in_sample", top: int = 30,
-                   tuner: ThresholdTuner | None = None
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """Weights chosen on dev (see :func:`search_weights`); returns (weights, dev_probs,
-    test_probs) of the ensemble. Thresholds are then tuned on the returned dev probabilities
-    like for any run."""
-    names = runs[0].label_names
-    for r in runs[1:]:
-        if r.label_names != names:
-            raise ModelFormatError(f"{r.path}: label order differs from {runs[0].path}")
-        if r.dev.shape != runs[0].dev.shape:
-            raise ModelFormatError(f"{r.path}: dev predictions have shape {r.dev.shape}, "
-                                   f"{runs[0].path} has {runs[0].dev.shape}")
-    weights, _ = search_weights([r.dev for r in runs], y_dev, step, selection=selection,
-                                 top=top, tuner=tuner)
-    dev = combine([r.dev for r in runs], weights)
-    test = None
-    if all(r.test is not None for r in runs):
-        test = combine([r.test for r in runs], weights)  # type: ignore[misc]
-    return weights, dev, test
+def _copy_model(src: Path, dest: Path) -> None:
+    """Copy the files ``src`` is loaded from (not its reports, predictions, thresholds or
+    calibration: the ensemble averages raw member scores and has its own decisions)."""
+    files = model_files(src, decisions=False)
+    if not any(f.name == "emotag.json" and f.parent == src for f in files):
+        raise ModelFormatError(f"ensemble member {src}: not a model folder (emotag.json "
+                               "missing)")
+    for file in files:
+        target = dest / file.relative_to(src)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(file, target)

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import EmotagError, MissingDependencyError, ModelFormatError
+from ..errors import MissingDependencyError, ModelFormatError, NotTrainableError
 from ..utils.files import replace_dir
 from .base import EmotionClassifier, TokenWindows, length_sorted_batches, pool_windows, sigmoid
 
@@ -27,10 +27,6 @@ META_LABELS = "emotag.label_names"
 META_THRESHOLDS = "emotag.evaluation.thresholds"
 META_MAX_LENGTH = "emotag.max_length"
 _NP_INT = {"tensor(int64)": np.int64, "tensor(int32)": np.int32}
-
-
-class NotTrainableError(EmotagError, NotImplementedError):
-    """The model type cannot be trained; it is produced some other way."""
 
 
 def import_onnxruntime() -> Any:
@@ -128,11 +124,11 @@ class OnnxClassifier(TokenWindows, EmotionClassifier):
                              for i in self.session_.get_inputs()}
 
     def _load_tokenizer(self) -> None:
-        # A tokenizer.json is read by the fast-tokenizer class alone: AutoTokenizer would load
-        # transformers' configuration machinery, which imports torch (~450 MB resident) that
+        # A tokenizer.json is read with the tokenizers library alone: transformers is not in
+        # the base install, and its AutoTokenizer would import torch (~450 MB resident) that
         # ONNX inference never uses.
         if (Path(self.tokenizer_dir) / "tokenizer.json").is_file():
-            from transformers import PreTrainedTokenizerFast as TokenizerClass
+            from .tokenizer import FastTokenizer as TokenizerClass
         else:
             from transformers import AutoTokenizer as TokenizerClass
 

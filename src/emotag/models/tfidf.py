@@ -20,11 +20,12 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.multiclass import OneVsRestClassifier
 
-from ..errors import ModelFormatError
+from ..errors import DataError, ModelFormatError
 from ..errors import NotFittedError as EmotagNotFittedError
 from ..utils.files import atomic_write_bytes, atomic_write_json
 from .base import EmotionClassifier, sigmoid
 
+_CONSTANT_LOGIT = 10.0  # score of a label seen on every (+) or no (-) training text
 _VEC_KEYS = ("analyzer", "ngram_range", "lowercase", "sublinear_tf", "min_df", "max_features",
              "strip_accents", "dtype")
 
@@ -67,20 +68,33 @@ class TfidfLogRegClassifier(BaseEstimator, EmotionClassifier):
                             lowercase=True, sublinear_tf=True, min_df=2,
                             max_features=self.max_features_char, dtype=np.float32),
         ]
-        x = self._features(train.texts, fit=True)
         y = np.asarray(train.labels)
-        empty = np.flatnonzero(y.sum(axis=0) == 0)
-        if len(empty):
-            raise ValueError(f"labels without a training example: "
-                             f"{[self.label_names[i] for i in empty]}")
-        clf = OneVsRestClassifier(
-            LogisticRegression(C=self.C, class_weight="balanced", solver="liblinear",
-                               max_iter=1000, random_state=self.random_state),
-            n_jobs=self.n_jobs)
-        clf.fit(x, y)
-        self.coef_ = np.vstack([e.coef_ for e in clf.estimators_]).astype(np.float32)
-        self.intercept_ = np.concatenate([e.intercept_ for e in clf.estimators_]).astype(
+        source = getattr(train, "source", None) or None
+        if y.ndim != 2 or y.shape != (len(train.texts), len(self.label_names)):
+            raise DataError(f"labels of shape {y.shape} for {len(train.texts)} texts and "
+                            f"{len(self.label_names)} label names {self.label_names}",
+                            path=source)
+        try:
+            x = self._features(train.texts, fit=True)
+        except ValueError as e:  # scikit-learn: empty vocabulary after min_df=2
+            raise DataError(f"cannot build TF-IDF features from {len(train.texts)} training "
+                            f"texts ({e}); the baseline needs words that occur in at least "
+                            "two texts", path=source) from None
+        # A label without a positive (or without a negative) example cannot be learned: it
+        # gets a constant score (DataConfig warns about such labels), the rest are fitted.
+        positives = y.sum(axis=0)
+        learnable = np.flatnonzero((positives > 0) & (positives < len(y)))
+        self.coef_ = np.zeros((y.shape[1], x.shape[1]), dtype=np.float32)
+        self.intercept_ = np.where(positives > 0, _CONSTANT_LOGIT, -_CONSTANT_LOGIT).astype(
             np.float32)
+        if len(learnable):
+            logreg = LogisticRegression(C=self.C, class_weight="balanced", solver="liblinear",
+                                        max_iter=1000, random_state=self.random_state)
+            estimators = ([logreg.fit(x, y[:, learnable[0]])] if len(learnable) == 1 else
+                          OneVsRestClassifier(logreg, n_jobs=self.n_jobs).fit(
+                              x, y[:, learnable]).estimators_)
+            self.coef_[learnable] = np.vstack([e.coef_ for e in estimators])
+            self.intercept_[learnable] = np.concatenate([e.intercept_ for e in estimators])
         return self
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:

@@ -143,6 +143,8 @@ class TransformerClassifier(TokenWindows, EmotionClassifier):
             per_device_train_batch_size=cfg.batch_size,
             per_device_eval_batch_size=cfg.eval_batch_size,
             learning_rate=cfg.learning_rate, weight_decay=cfg.weight_decay,
+            # transformers 5 has no warmup_ratio: warmup_steps < 1 is read as a ratio of the
+            # steps, >= 1 as a step count, so TrainConfig keeps the ratio in [0, 1).
             warmup_steps=cfg.warmup_ratio, lr_scheduler_type=cfg.lr_scheduler,
             train_sampling_strategy="group_by_length" if cfg.group_by_length else "random",
             length_column_name="length", logging_steps=cfg.logging_steps,

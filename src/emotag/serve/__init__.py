@@ -20,8 +20,9 @@ if TYPE_CHECKING:
 __all__ = ["ServeSettings", "create_app"]
 
 
-def create_app(predictor: Predictor, settings: ServeSettings | None = None) -> FastAPI:
+def create_app(predictor: Predictor, settings: ServeSettings | None = None,
+               token: str | None = None) -> FastAPI:
     """See :func:`emotag.serve.app.create_app`."""
     from .app import create_app as _create_app
 
-    return _create_app(predictor, settings)
+    return _create_app(predictor, settings, token)

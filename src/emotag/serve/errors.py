@@ -4,8 +4,10 @@ Validation problems (422) become one sentence naming each field and its problem 
 pydantic messages already state the limit: "List should have at most 64 items"), plus an
 ``errors`` list for programs. The values that failed are not echoed back: they may be huge,
 or not even representable in JSON (NaN, unpaired surrogates), and echoing them could turn a
-client error into a server error. An unexpected exception is logged and answered with a JSON
-500 that names only its type; the fuzz tests treat any 500 as a bug.
+client error into a server error. A grouping the model's labels do not allow
+(:class:`~emotag.errors.TaxonomyError`) is a 422 with the reason. An unexpected exception is
+logged and answered with a JSON 500 that names only its type; the fuzz tests treat any 500 as
+a bug.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ..errors import TaxonomyError
 
 log = logging.getLogger(__name__)
 MAX_LISTED = 5
@@ -69,6 +73,11 @@ async def on_http_error(request: Request, exc: StarletteHTTPException) -> JSONRe
                         headers=getattr(exc, "headers", None))
 
 
+async def on_taxonomy_error(request: Request, exc: TaxonomyError) -> JSONResponse:
+    item = {"loc": ["body", "taxonomy"], "msg": str(exc), "type": "taxonomy_unavailable"}
+    return JSONResponse({"detail": str(exc), "errors": [item]}, status_code=422)
+
+
 async def on_unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     return JSONResponse({"detail": f"internal error ({type(exc).__name__}); see the server log"},
@@ -78,4 +87,5 @@ async def on_unexpected_error(request: Request, exc: Exception) -> JSONResponse:
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(TaxonomyError, on_taxonomy_error)
     app.add_exception_handler(Exception, on_unexpected_error)

@@ -26,9 +26,9 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096)
-ERROR_KINDS = {400: "bad_request", 404: "not_found", 405: "method_not_allowed",
-               413: "too_large", 415: "unsupported_media_type", 422: "validation",
-               500: "internal", 503: "unavailable"}
+ERROR_KINDS = {400: "bad_request", 401: "unauthorized", 404: "not_found",
+               405: "method_not_allowed", 413: "too_large", 415: "unsupported_media_type",
+               422: "validation", 500: "internal", 503: "unavailable"}
 METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 
 

@@ -77,11 +77,16 @@ class PredictResponse(BaseModel):
 
 
 class LabelsResponse(BaseModel):
-    """The label set, the model's thresholds and the groupings of the other taxonomies."""
+    """The label set, the model's thresholds and the groupings its labels allow."""
 
     labels: list[str]
     thresholds: dict[str, float]
-    taxonomies: dict[str, dict[str, list[str]]]
+    taxonomies: dict[str, dict[str, list[str]]] = Field(
+        description="Per grouping (ekman, sentiment) the model's labels allow, each group's "
+        "member labels; empty for a model with its own label names.")
+    group_thresholds: dict[str, dict[str, float]] = Field(
+        description="Per grouping, each group's threshold (a group is predicted when its "
+        "score reaches it).")
 
 
 class HealthResponse(BaseModel):

@@ -34,6 +34,10 @@ class ServeSettings:
     """Words explained per text when a request asks for explanations."""
     model_name: str | None = None
     """Name reported in responses (default: the model folder's name)."""
+    cors_origins: tuple[str, ...] = ()
+    """Origins whose web pages may call the API from a browser (``https://app.example.com``,
+    or ``*`` for any). Empty (the default): no CORS headers, so browsers only let pages served
+    by the service itself call it."""
 
     def __post_init__(self) -> None:
         for name in ("max_texts", "max_chars", "max_body_bytes", "max_batch_texts",
@@ -43,3 +47,12 @@ class ServeSettings:
                 raise ConfigError(f"{name}={value!r}; expected a positive integer")
         if not 0 <= self.max_wait_ms <= 1000:
             raise ConfigError(f"max_wait_ms={self.max_wait_ms!r}; expected 0 to 1000")
+        if isinstance(self.cors_origins, str):
+            raise ConfigError(f"cors_origins={self.cors_origins!r}; expected a list of origins")
+        origins = tuple(self.cors_origins)  # JSON (the workers' spec) gives a list
+        for origin in origins:
+            if origin != "*" and (not isinstance(origin, str) or "://" not in origin
+                                  or origin.endswith("/")):
+                raise ConfigError(f"CORS origin {origin!r}; expected scheme://host[:port] "
+                                  "without a path (https://app.example.com) or *")
+        object.__setattr__(self, "cors_origins", origins)

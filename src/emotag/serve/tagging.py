@@ -13,7 +13,31 @@ from typing import Any
 import numpy as np
 
 from ..inference.explain import label_explanation, occlusion, split_words, taxonomy_scorer
+from ..inference.groups import member_columns
 from ..inference.predictor import Predictor, ranked_columns
+
+
+def taxonomies(predictor: Predictor) -> dict[str, dict[str, list[str]]]:
+    """Per grouping the model's labels allow (:attr:`Predictor.taxonomies`; none for a model
+    with its own label names), group name -> its member labels, for the groups it reports."""
+    out = {}
+    for taxonomy in predictor.taxonomies:
+        if taxonomy != "goemotions":
+            names, columns = member_columns(predictor.labels, taxonomy)
+            out[taxonomy] = {name: [predictor.labels[j] for j in cols]
+                             for name, cols in zip(names, columns, strict=True)}
+    return out
+
+
+def group_thresholds(predictor: Predictor) -> dict[str, dict[str, float]]:
+    """Per grouping the model's labels allow, group name -> the threshold its score is cut at."""
+    empty = np.zeros((0, len(predictor.labels)), dtype=np.float32)
+    out = {}
+    for taxonomy in predictor.taxonomies:
+        if taxonomy != "goemotions":
+            _, names, cuts = predictor.decision_view(empty, taxonomy)
+            out[taxonomy] = {n: float(c) for n, c in zip(names, cuts, strict=True)}
+    return out
 
 
 def tag(predictor: Predictor, probs: np.ndarray, *, taxonomy: str = "goemotions",

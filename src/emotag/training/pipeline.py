@@ -73,7 +73,8 @@ def train_run(config: EmotagConfig, output_dir: Path, resume: bool = False) -> d
                               "TF-IDF model learns from 0/1 labels only)")
 
         train = distilled_split(train, Path(config.train.distill_teacher),
-                                config.train.distill_weight)
+                                config.train.distill_weight, cache_dir=output_dir,
+                                max_samples=config.data.max_train_samples)
     timings: dict[str, float] = {"load_data_s": time.time() - t_start}
 
     t0 = time.time()
@@ -116,7 +117,8 @@ def train_run(config: EmotagConfig, output_dir: Path, resume: bool = False) -> d
     t_eval = time.time()
     model = load_model(output_dir)
     metrics = evaluate_run(model, splits, output_dir, config=config, log_history=log_history,
-                           timings=timings, extra_model_info={"resumed_from": resumed_from})
+                           timings=timings, extra_model_info={"resumed_from": resumed_from},
+                           data_info=describe_data(splits, "the training config"))
     if reevaluating:
         timings["reevaluated_s"] = time.time() - t_eval
     if not config.train.keep_checkpoints and not stopped_early:  # kept to train on later
@@ -144,9 +146,10 @@ def _previous_log(output_dir: Path) -> dict[str, Any]:
 def evaluate_run(model: EmotionClassifier, splits: dict[str, Split], output_dir: Path, *,
                  config: EmotagConfig | None = None, thresholds: ThresholdTuner | None = None,
                  log_history: list[dict] | None = None, timings: dict[str, float] | None = None,
-                 extra_model_info: dict[str, Any] | None = None, bootstrap: int = 0
-                 ) -> dict[str, Any]:
-    """Score dev/test with ``model``, then :func:`write_evaluation`."""
+                 extra_model_info: dict[str, Any] | None = None, bootstrap: int = 0,
+                 data_info: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Score dev/test with ``model``, then :func:`write_evaluation` (``data_info``: which
+    data was scored, see :func:`describe_data`)."""
     names = list(model.label_names)
     timings = timings if timings is not None else {}
     t0 = time.time()
@@ -166,16 +169,18 @@ def evaluate_run(model: EmotionClassifier, splits: dict[str, Split], output_dir:
         thresholds = ThresholdTuner.from_config(config.thresholds if config else ThresholdConfig(),
                                                 names)
     return write_evaluation(output_dir, names, probs, targets, thresholds, model_info=model_info,
-                            log_history=log_history, timings=timings, bootstrap=bootstrap)
+                            log_history=log_history, timings=timings, bootstrap=bootstrap,
+                            data_info=data_info)
 
 
 def write_evaluation(output_dir: Path, names: list[str], probs: dict[str, np.ndarray],
                      targets: dict[str, np.ndarray], thresholds: ThresholdTuner, *,
                      model_info: dict[str, Any], log_history: list[dict] | None = None,
-                     timings: dict[str, float] | None = None, bootstrap: int = 0
-                     ) -> dict[str, Any]:
+                     timings: dict[str, float] | None = None, bootstrap: int = 0,
+                     data_info: dict[str, Any] | None = None) -> dict[str, Any]:
     """Save probabilities, fit ``thresholds`` on dev if it is not fitted yet, and write
     ``thresholds.json``, ``metrics.json`` and the report. Test never influences a choice.
+    ``data_info`` (which data was scored) becomes ``metrics["data"]``.
 
     ``bootstrap`` > 0 also writes ``intervals.json``: 95% intervals of each split's headline
     numbers from that many resamples of its rows (:func:`emotag.evaluation.metrics.
@@ -198,6 +203,7 @@ def write_evaluation(output_dir: Path, names: list[str], probs: dict[str, np.nda
     metrics = {
         "label_names": names, "thresholds": thresholds.to_dict(names),
         "threshold_strategy": strategy, "model": model_info,
+        **({"data": data_info} if data_info else {}),
         "training": ({"wall_time_s": timings["train_s"]} if "train_s" in timings else {})
         | timings,
         "splits": {name: evaluate_split(targets[name], probs[name], t, names) for name in probs},
@@ -220,17 +226,76 @@ def _check_labels(split: Split, names: list[str]) -> None:
                         f"model's {names}")
 
 
-def evaluate_saved(model_dir: Path, config: EmotagConfig, split_names: list[str],
-                   output_dir: Path, retune: bool = False, bootstrap: int = 0) -> dict[str, Any]:
-    """``emotag evaluate``: a saved model on chosen splits, with its saved thresholds, or
-    (``retune``) with thresholds tuned anew on this model's own dev scores — for a model whose
-    scores moved, such as an int8 export. ``bootstrap`` > 0 adds ``metrics["intervals"]``
-    (see :func:`write_evaluation`)."""
+def evaluation_config(model_dir: Path, data: Path | None = None, *, text_column: str = "text",
+                      label_column: str = "labels", label_names: list[str] | None = None
+                      ) -> tuple[EmotagConfig, str]:
+    """The config ``emotag evaluate`` works with, and where its data comes from.
+
+    A run folder's own ``train_config.json`` (the data it was trained and tuned on, and its
+    threshold settings for ``--retune-thresholds``), else emotag's defaults (the bundled
+    GoEmotions) for a folder without one (a packaged or shipped model). ``data``, a
+    labelled file, replaces the data section: its rows are the test split, read with
+    ``label_names`` (None: as training files are)."""
+    model_dir = Path(model_dir)
+    saved = model_dir / CONFIG_FILE
+    raw: dict[str, Any] = {}
+    origin = f"emotag defaults (no {CONFIG_FILE} in {model_dir})"
+    if saved.is_file():
+        try:
+            raw = json.loads(saved.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"{saved}: invalid JSON ({e}); pass --data FILE") from None
+        origin = str(saved)
+    if data is not None:
+        raw["data"] = {"dataset": "files", "train_file": str(data), "validation_file": str(data),
+                       "test_file": str(data), "text_column": text_column,
+                       "label_column": label_column, "label_names": label_names}
+        return EmotagConfig.from_dict(raw, source=str(saved)), f"--data {data}"
+    config = EmotagConfig.from_dict(raw, source=str(saved))
+    if config.data.dataset == "files":
+        for key in ("validation_file", "test_file"):
+            path = getattr(config.data, key)
+            if path and not Path(path).is_file():
+                raise DataError(f"data.{key} of the run ({saved}) not found: {path} (a relative "
+                                "path is from where `emotag train` ran); run from there, or "
+                                "pass --data FILE")
+    return config, origin
+
+
+def _evaluation_splits(config: EmotagConfig) -> dict[str, Split]:
+    """The splits of ``config.data`` for scoring only: the warning about labels without a
+    training example concerns training, not an evaluation."""
+    import warnings
+
+    from ..errors import DataWarning
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*no training example", category=DataWarning)
+        return load_splits(config.data)
+
+
+def describe_data(splits: dict[str, Split], origin: str) -> dict[str, str]:
+    """``metrics["data"]``: where the data config came from, and each scored split's source
+    and size."""
+    return {"config": origin} | {name: f"{split.source or name} ({len(split):,} rows)"
+                                 for name, split in splits.items() if name != "train"}
+
+
+def evaluate_saved(model_dir: Path, config: EmotagConfig, split_names: list[str] | None,
+                   output_dir: Path, retune: bool = False, bootstrap: int = 0,
+                   data_origin: str = "") -> dict[str, Any]:
+    """``emotag evaluate``: a saved model on chosen splits (None: dev and test, those the data
+    has), with its saved thresholds, or (``retune``) with thresholds tuned anew on this
+    model's own dev scores — for a model whose scores moved, such as an int8 export.
+    ``bootstrap`` > 0 adds ``metrics["intervals"]`` (see :func:`write_evaluation`);
+    ``data_origin`` (see :func:`evaluation_config`) goes into ``metrics["data"]``."""
     if bootstrap < 0:
         raise ConfigError(f"--bootstrap {bootstrap}; expected 0 (none) or a number of "
                           "resamples such as 1000")
     model = load_model(model_dir)
-    splits = load_splits(config.data)
+    splits = _evaluation_splits(config)
+    if split_names is None:
+        split_names = [s for s in ("dev", "test") if s in splits]
     if retune and "dev" not in split_names:
         split_names = ["dev", *split_names]
     missing = [s for s in split_names if s not in splits]
@@ -241,65 +306,37 @@ def evaluate_saved(model_dir: Path, config: EmotagConfig, split_names: list[str]
         tuner = ThresholdTuner.from_config(config.thresholds, model.label_names)
     else:
         tuner = ThresholdTuner.load(Path(model_dir) / "thresholds.json", model.label_names)
-    return evaluate_run(model, chosen, output_dir, thresholds=tuner, bootstrap=bootstrap)
+    return evaluate_run(model, chosen, output_dir, thresholds=tuner, bootstrap=bootstrap,
+                        data_info=describe_data(chosen, data_origin or "the given config"))
 
 
-def _held_out_objective(tuner: ThresholdTuner) -> str:
-    """How ``ensemble.json`` names what the held-out weight search maximised."""
-    if tuner.group_weight and tuner.groups:
-        return f"macro_f1 + {tuner.group_weight:g} x (ekman + sentiment macro_f1)"
-    return "macro_f1"
+def evaluate_taxonomy(model_dir: Path, config: EmotagConfig, taxonomy: str, output_dir: Path,
+                      *, bootstrap: int = 0, data_origin: str = "") -> dict[str, Any]:
+    """``emotag evaluate MODEL --data FILE --taxonomy ekman|sentiment``: a file labelled with
+    the taxonomy's group names (the test split of ``config.data``, read with the model's
+    groups as the label set, so another name is an error with its row) scored in group
+    space: the model's (calibrated) scores mapped onto the groups and a group on when its
+    score reaches its threshold (:meth:`emotag.inference.predictor.Predictor.group_scores`)."""
+    import dataclasses
 
+    from ..inference.predictor import Predictor
 
-def ensemble_run(run_dirs: list[Path], output_dir: Path, *, step: float = 0.1,
-                 strategy: str = "per_label_shrunk", prior_strength: float = 20.0,
-                 group_weight: float = 0.0, selection: str = "in_sample",
-                 top: int = 30) -> dict[str, Any]:
-    """``emotag ensemble``: weights and thresholds on dev from saved run predictions
-    (``selection``/``top``: see :func:`emotag.models.ensemble.search_weights`)."""
-    from sklearn.base import clone
-
-    from ..models.ensemble import SEARCH_GRID, build_ensemble, check_selection, load_run_predictions
-
-    check_selection(selection)  # before any file is read
-    t_start = time.time()
-    runs = [load_run_predictions(d) for d in run_dirs]
-    first_cfg = Path(run_dirs[0]) / CONFIG_FILE
-    config = (EmotagConfig.from_dict(json.loads(first_cfg.read_text(encoding="utf-8")))
-              if first_cfg.is_file() else EmotagConfig())
-    splits = load_splits(config.data)
-    targets = {name: splits[name].labels for name in ("dev", "test") if name in splits}
-    for r in runs:
-        for name, y in targets.items():
-            got = r.dev if name == "dev" else r.test
-            if got is not None and got.shape != y.shape:
-                raise DataError(f"{r.path}: {name} predictions {got.shape} do not match the "
-                                f"{name} split {y.shape}")
-    tuner = ThresholdTuner.from_config(
-        ThresholdConfig(strategy=strategy, prior_strength=prior_strength,
-                        group_weight=group_weight), runs[0].label_names)
-    # Weights are scored held out by the objective the final thresholds are tuned for
-    # (ThresholdTuner.score), on the coarser search grid.
-    held_out_tuner = clone(tuner).set_params(grid=SEARCH_GRID)
-    weights, dev, test = build_ensemble(runs, targets["dev"], step=step, selection=selection,
-                                        top=top, tuner=held_out_tuner)
-    probs = {"dev": dev} | ({"test": test} if test is not None else {})
-    members = [str(r.path) for r in runs]
-    rounded = [round(float(w), 4) for w in weights]
-    output_dir = Path(output_dir)
-    atomic_write_json(output_dir / "ensemble.json", {
-        "label_names": runs[0].label_names, "members": members, "weights": rounded,
-        "weight_step": step, "weight_selection": selection}
-        | ({"weight_top": top, "weight_score": _held_out_objective(held_out_tuner)}
-           if selection == "held_out" else {}))
-    atomic_write_json(output_dir / CONFIG_FILE, config.to_dict())
-    info = {"type": "ensemble", "members": members, "weights": rounded,
-            "weight_selection": selection}
-    if group_weight:
-        info["threshold_group_weight"] = group_weight
-    metrics = write_evaluation(output_dir, runs[0].label_names, probs,
-                               {k: v for k, v in targets.items() if k in probs}, tuner,
-                               model_info=info)
-    _write_run_log(output_dir, metrics, environment(), members=members, weights=rounded,
-                   timings={"total_s": time.time() - t_start})
-    return metrics
+    if bootstrap < 0:
+        raise ConfigError(f"--bootstrap {bootstrap}; expected 0 (none) or a number of "
+                          "resamples such as 1000")
+    predictor = Predictor.load(model_dir)
+    _, names, _ = predictor.group_scores(np.zeros((1, len(predictor.labels))), taxonomy)
+    config = dataclasses.replace(config, data=dataclasses.replace(config.data,
+                                                                  label_names=list(names)))
+    split = _evaluation_splits(config)["test"]
+    scores, names, cuts = predictor.group_scores(predictor.predict_proba(split.texts), taxonomy)
+    tuner = ThresholdTuner.from_dict(dict(zip(names, map(float, cuts), strict=True)), names)
+    info = {"type": predictor.model.model_type, "taxonomy": taxonomy,
+            "model_labels": len(predictor.labels),
+            "scores": "calibrated" if predictor.calibrator is not None else "raw",
+            "group_thresholds": ("tuned" if taxonomy in (predictor.group_thresholds or {})
+                                 else "lowest member's")}
+    return write_evaluation(output_dir, list(names), {"test": scores},
+                            {"test": split.labels}, tuner, model_info=info,
+                            bootstrap=bootstrap,
+                            data_info=describe_data({"test": split}, data_origin or "--data"))

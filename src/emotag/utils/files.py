@@ -6,9 +6,12 @@ Every model, threshold and report file goes through these helpers so that a cras
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +32,52 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             tmp.unlink(missing_ok=True)
             raise
     os.replace(tmp, path)
+
+
+@contextmanager
+def atomic_output(path: Path) -> Iterator[Path]:
+    """A temp path next to ``path`` to write a large file into (e.g. with a streaming writer);
+    when the block ends without an error it is fsynced and renamed to ``path``, otherwise
+    removed."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
+
+
+def fsync_dir(folder: Path) -> None:
+    """Make a rename or a new file in ``folder`` survive a power cut (not needed for kill -9,
+    cheap enough to do anyway)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # pragma: no cover - platforms without directory fds
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        os.close(fd)
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file's bytes, read in blocks (the one file hasher of emotag)."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def atomic_write_text(path: Path, text: str) -> None:

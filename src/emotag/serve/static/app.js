@@ -8,9 +8,8 @@
 (() => {
   const API_LABELS = "/v1/labels";
   const API_PREDICT = "/v1/predict";
-  // Grouped (Ekman / sentiment) scores are shifted by the server so that a group fires exactly
-  // at 0.5 (see Predictor.group_scores); used when a group's threshold is not in the response.
-  const GROUP_THRESHOLD = 0.5;
+  // Used only when a label's or group's threshold is in neither the answer nor /v1/labels.
+  const DEFAULT_THRESHOLD = 0.5;
   // Words whose |weight| is under this share of the largest one are left uncoloured.
   const MIN_STRENGTH = 0.05;
 
@@ -19,6 +18,8 @@
   const textInput = $("text-input");
   const thresholdInput = $("threshold-input");
   const explainInput = $("explain-input");
+  const tokenBlock = $("token-block");
+  const tokenInput = $("token-input");
   const submitButton = $("submit-button");
   const busy = $("busy");
   const errorBox = $("error");
@@ -86,10 +87,17 @@
     return `Error ${status}: ${detail || "the server gave no reason"}`;
   }
 
+  // With a token typed in (the service answered 401 once), every call sends it.
+  function withToken(options) {
+    const token = tokenInput.value.trim();
+    if (!token) return options;
+    return { ...options, headers: { ...(options.headers || {}), Authorization: `Bearer ${token}` } };
+  }
+
   async function fetchJson(url, options) {
     let response;
     try {
-      response = await fetch(url, options);
+      response = await fetch(url, withToken(options));
     } catch (err) {
       if (err.name === "AbortError") throw err;
       throw new Error(`Could not reach the server (${err.message}).`);
@@ -99,6 +107,11 @@
       body = await response.json();
     } catch (_) {
       body = null; // e.g. a proxy's HTML error page
+    }
+    if (response.status === 401) {
+      tokenBlock.hidden = false;
+      throw new Error(`${describeError(response.status, body)}. Enter the API token in the form ` +
+        "and try again.");
     }
     if (!response.ok) throw new Error(describeError(response.status, body));
     if (body === null) throw new Error(`Error ${response.status}: the answer was not JSON.`);
@@ -111,11 +124,11 @@
     const hit = result.labels.find((l) => l.label === label);
     if (hit && typeof hit.threshold === "number") return hit.threshold;
     if (request.threshold !== null) return request.threshold;
-    const tuned = (state.meta && state.meta.thresholds) || {};
-    if (request.taxonomy === "goemotions" && label in tuned) {
-      return tuned[label];
-    }
-    return GROUP_THRESHOLD;
+    const meta = state.meta || {};
+    const tuned = request.taxonomy === "goemotions"
+      ? meta.thresholds || {}
+      : (meta.group_thresholds || {})[request.taxonomy] || {};
+    return label in tuned ? tuned[label] : DEFAULT_THRESHOLD;
   }
 
   function renderPredicted(result) {
@@ -295,6 +308,7 @@
     setBusy(true);
     try {
       await state.metaReady;
+      if (!state.meta) await (state.metaReady = loadMeta()); // e.g. a token was just typed in
       const body = await fetchJson(API_PREDICT, {
         method: "POST",
         headers: { "Content-Type": "application/json", Accept: "application/json" },
@@ -339,9 +353,22 @@
     if (state.lastRequest) analyse({ ...state.lastRequest, taxonomy });
   }
 
+  // Only the groupings the model's labels allow get a tab (none for a model's own label set).
+  function applyMeta(meta) {
+    const taxonomies = meta.taxonomies || {};
+    for (const tab of tabs) {
+      const taxonomy = tab.dataset.taxonomy;
+      tab.hidden = taxonomy !== "goemotions" && !(taxonomy in taxonomies);
+    }
+    if (Array.isArray(meta.labels) && meta.labels.length !== 28) {
+      $("tab-goemotions").textContent = `${meta.labels.length} labels`;
+    }
+  }
+
   async function loadMeta() {
     try {
       state.meta = await fetchJson(API_LABELS, { headers: { Accept: "application/json" } });
+      applyMeta(state.meta);
     } catch (err) {
       showError(`Could not load the label set. ${err.message}`);
     }
@@ -360,11 +387,12 @@
   for (const tab of tabs) {
     tab.addEventListener("click", () => selectTab(tab, false));
     tab.addEventListener("keydown", (event) => {
-      const i = tabs.indexOf(tab);
-      const moves = { ArrowRight: i + 1, ArrowLeft: i - 1, Home: 0, End: tabs.length - 1 };
+      const shown = tabs.filter((t) => !t.hidden);
+      const i = shown.indexOf(tab);
+      const moves = { ArrowRight: i + 1, ArrowLeft: i - 1, Home: 0, End: shown.length - 1 };
       if (!(event.key in moves)) return;
       event.preventDefault();
-      selectTab(tabs[(moves[event.key] + tabs.length) % tabs.length], true);
+      selectTab(shown[(moves[event.key] + shown.length) % shown.length], true);
     });
   }
 

@@ -1,10 +1,12 @@
 #!/usr/bin/env python
-"""Members re-expressed before an ensemble averages them (session 6's dev checks; neither was
+"""Members re-expressed before an ensemble averages them (dev checks; neither was
 adopted). Each writes a run-like folder (``predictions/{dev,test}_probs.npy`` and an
 ``ensemble.json`` with the label order) that ``emotag ensemble`` accepts as a member:
 
-    python scripts/member_variants.py calibrate runs/minilm runs/mpnet ...   # -> runs/cal-NAME
-    python scripts/member_variants.py average runs/avg-mpnet2 runs/mpnet runs/mpnet-seed2
+    python experiments/scripts/member_variants.py calibrate runs/minilm runs/mpnet ...
+        # -> runs/cal-NAME
+    python experiments/scripts/member_variants.py average runs/avg-mpnet2 \\
+        runs/mpnet runs/mpnet-seed2
 
 - ``calibrate``: per-label Platt scaling of each member, so that members trained with
   different losses (focal scores are less extreme than BCE ones) are averaged on one scale.
@@ -26,7 +28,7 @@ from sklearn.model_selection import KFold
 
 from emotag.data.datasets import load_goemotions
 from emotag.evaluation.calibration import PlattCalibrator
-from emotag.models.ensemble import RunPredictions, load_run_predictions
+from emotag.training.ensembling import RunPredictions, load_run_predictions
 from emotag.utils.files import atomic_save_npy, atomic_write_json
 
 

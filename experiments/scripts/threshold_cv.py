@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Which threshold strategy holds on rare labels? Cross-validated on dev only.
 
-    python scripts/threshold_cv.py runs/minilm runs/best
+    python experiments/scripts/threshold_cv.py runs/minilm runs/best
 
 Each strategy is fitted on 4/5 of dev and scored (macro-F1) on the held-out fifth, over
 5 folds x 4 shuffles (``cross_val_score`` with :class:`ThresholdTuner`). Scoring thresholds on

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Per-label test F1 of published results next to the GoEmotions paper's BERT baseline.
 
-    python scripts/compare_paper.py results/best results/student
+    python experiments/scripts/compare_paper.py results/best results/student
 
 The paper's numbers are the F1 column of Table 4 of Demszky et al. (2020), "GoEmotions: A
 Dataset of Fine-Grained Emotions" (BERT-base, test set; macro-average 0.46), transcribed here.

@@ -1,21 +1,23 @@
 #!/usr/bin/env python
 """How should `emotag ensemble --select held_out` score a weighting? Nested, dev only.
 
-    python scripts/nested_weight_selection_cv.py runs/minilm runs/mpnet runs/mpnet-top6 \\
-        runs/tfidf runs/mpnet-seed2
-    python scripts/nested_weight_selection_cv.py runs/mpnet runs/tfidf runs/mpnet-seed2 \\
-        runs/knn-minilm --against runs/minilm runs/mpnet runs/tfidf runs/mpnet-seed2
+    python experiments/scripts/nested_weight_selection_cv.py runs/minilm runs/mpnet \\
+        runs/mpnet-top6 runs/tfidf runs/mpnet-seed2
+    python experiments/scripts/nested_weight_selection_cv.py runs/mpnet runs/tfidf \\
+        runs/mpnet-seed2 runs/knn-minilm --against runs/minilm runs/mpnet runs/tfidf \\
+        runs/mpnet-seed2
 
 The held-out weight search re-scores the 30 best in-sample weightings on held-out dev folds and
 keeps the best. Scoring and choosing on the same folds flatters the winner, so the scores it
-prints (and ``scripts/group_threshold_cv.py`` on the built ensemble) are optimistic. Here the
+prints (and ``experiments/scripts/group_threshold_cv.py`` on the built ensemble) are
+optimistic. Here the
 whole procedure runs inside each outer fold: weights searched on 4/5 of dev (with its own
 inner folds), group-weight-1 thresholds fitted on the same 4/5, decisions read on the outer
 fifth that neither saw (5 folds x 2 shuffles). Two ways to score a weighting are compared:
 
-- ``macro``: held-out macro-F1 (emotag until session 6);
+- ``macro``: held-out macro-F1 (emotag until commit e3f38ec);
 - ``objective``: held-out macro-F1 + Ekman + sentiment macro-F1, what the group-weight-1
-  thresholds are tuned for (emotag since session 6, when ``--group-weight`` is given).
+  thresholds are tuned for (emotag since commit e3f38ec, when ``--group-weight`` is given).
 
 Prints macro / Ekman / sentiment macro-F1 and their sum per outer fold and on average.
 
@@ -38,13 +40,9 @@ from joblib import Parallel, delayed
 from emotag.data.datasets import load_goemotions
 from emotag.evaluation.thresholds import ThresholdTuner
 from emotag.labels import taxonomy_columns
-from emotag.models.ensemble import (
-    SEARCH_GRID,
-    combine,
-    dev_folds,
-    load_run_predictions,
-    search_weights,
-)
+from emotag.models.ensemble import combine
+from emotag.training.ensembling import load_run_predictions
+from emotag.training.weight_search import SEARCH_GRID, dev_folds, search_weights
 
 
 def outer_fold(members: list[np.ndarray], y: np.ndarray, names: list[str], fit: np.ndarray,

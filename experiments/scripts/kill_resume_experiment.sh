@@ -3,7 +3,7 @@
 # checkpoint-STEP is complete (so the steps after it are lost), then continue with --resume.
 # Compare OUT/metrics.json with an uninterrupted run of the same config and seed.
 #
-#   scripts/kill_resume_experiment.sh minilm runs/minilm-resume 2000
+#   experiments/scripts/kill_resume_experiment.sh minilm runs/minilm-resume 2000
 set -euo pipefail
 CONFIG=${1:-minilm}
 OUT=${2:-runs/minilm-resume}

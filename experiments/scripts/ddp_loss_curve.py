@@ -20,9 +20,9 @@ at those epoch-end steps.) Writes, into ``--out``: both run folders,
 per logged step, from each run's ``run_log.json`` log history).
 
     # smoke run: the tiny random BERT and tiny GoEmotions-format data of the test suite
-    python scripts/ddp_loss_curve.py --tiny --out /tmp/ddp-curve
+    python experiments/scripts/ddp_loss_curve.py --tiny --out /tmp/ddp-curve
     # a real slice: MiniLM on 4,000 GoEmotions training texts, 32 = 16 x 2
-    python scripts/ddp_loss_curve.py --config configs/minilm.yaml --global-batch 32 \\
+    python experiments/scripts/ddp_loss_curve.py --config configs/minilm.yaml --global-batch 32 \\
         --steps 200 --set data.max_train_samples=4000 --out runs/ddp-curve
 """
 
@@ -36,7 +36,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def free_port() -> int:

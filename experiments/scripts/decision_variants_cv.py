@@ -1,10 +1,11 @@
 #!/usr/bin/env python
-"""Decision variants of an ensemble, held out on dev (sessions 5 and 6; none was adopted).
+"""Decision variants of an ensemble, held out on dev (none was adopted).
 
-    python scripts/decision_variants_cv.py runs/best
+    python experiments/scripts/decision_variants_cv.py runs/best
 
 Reads the members and weights from the ensemble's ``ensemble.json`` and scores, with the
-group-weight-1 thresholds of ``scripts/group_threshold_cv.py`` on the same held-out folds
+group-weight-1 thresholds of ``experiments/scripts/group_threshold_cv.py`` on the same
+held-out folds
 (fitted on 4/5 of dev, read on the other fifth, 5 folds x 2 shuffles):
 
 - ``as built``: the members' probabilities averaged with the weights (what emotag does);
@@ -12,13 +13,13 @@ group-weight-1 thresholds of ``scripts/group_threshold_cv.py`` on the same held-
   likely label (every GoEmotions example has one);
 - ``logit average``: the members' logits averaged with the same weights instead of their
   probabilities (focal-trained scores are less extreme than BCE ones);
-- ``group fallback`` (session 6): as built, and a multi-member Ekman or sentiment group whose
+- ``group fallback``: as built, and a multi-member Ekman or sentiment group whose
   noisy-OR score ``1 - prod(1 - p)`` reaches its own threshold while none of its members is
   predicted gets its most likely member. A group's mass can be spread over members that each
   stay under their thresholds; the group thresholds (or "off") are fitted on the same 4/5 of
   dev by coordinate ascent on the sum macro + Ekman + sentiment.
 
-- ``neutral conflicts`` (session 7): as built, and where neutral and at least one emotion
+- ``neutral conflicts``: as built, and where neutral and at least one emotion
   are predicted, ``r_n = p_neutral / t_neutral`` is compared with ``r_e``, the largest
   ``p / t`` of the predicted emotions: neutral is dropped when ``r_e >= a * r_n``, the
   emotions when ``r_n >= b * r_e``, both kept otherwise; ``a`` and ``b`` (or "never") are
@@ -41,7 +42,9 @@ from emotag.data.datasets import load_goemotions
 from emotag.evaluation.calibration import logit
 from emotag.evaluation.thresholds import ThresholdTuner
 from emotag.labels import taxonomy_columns
-from emotag.models.ensemble import combine, dev_folds, load_run_predictions
+from emotag.models.ensemble import combine
+from emotag.training.ensembling import load_run_predictions
+from emotag.training.weight_search import dev_folds
 
 
 def top1_fallback(probs: np.ndarray, pred: np.ndarray) -> np.ndarray:

@@ -1,7 +1,8 @@
 #!/usr/bin/env python
 """Do the ensemble weights chosen on the whole of dev hold up on dev rows they were not tuned on?
 
-    python scripts/ensemble_weight_cv.py runs/minilm runs/mpnet runs/mpnet-top6 runs/tfidf --top 30
+    python experiments/scripts/ensemble_weight_cv.py runs/minilm runs/mpnet runs/mpnet-top6 \\
+        runs/tfidf --top 30
 
 ``emotag ensemble`` (default ``--select in_sample``) picks the simplex point whose
 probabilities give the best dev macro-F1 with every label at its own best dev threshold:
@@ -20,7 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from emotag.data.datasets import load_goemotions
-from emotag.models.ensemble import load_run_predictions, score_weightings
+from emotag.training.ensembling import load_run_predictions
+from emotag.training.weight_search import score_weightings
 
 
 def main() -> None:

@@ -1,15 +1,15 @@
 #!/usr/bin/env python
 """Do thresholds tuned for the Ekman and sentiment groupings too pay off? Dev only, held out.
 
-    python scripts/group_threshold_cv.py runs/best --weights 0 0.5 1 2
+    python experiments/scripts/group_threshold_cv.py runs/best --weights 0 0.5 1 2
 
 A group is predicted when any member emotion is, so the 28 per-label thresholds also decide
 the group F1s. ``ThresholdTuner(group_weight=w)`` starts from the per-label (shrunk)
 thresholds and re-tunes each label in turn for ``macro-F1 + w * (Ekman + sentiment
 macro-F1)``; here it is fitted on 4/5 of dev and scored on the held-out fifth, 5 folds x 2
 shuffles. Prints the three held-out scores without (w = 0) and with re-tuning, and the
-re-tuned sum macro + Ekman + sentiment (session 5's score for choosing ensemble members).
-``--prior-strength`` changes the shrinkage of both tunings (session 6 checked 5 to 80).
+re-tuned sum macro + Ekman + sentiment (the score for choosing ensemble members).
+``--prior-strength`` changes the shrinkage of both tunings (5 to 80 were checked).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import numpy as np
 from emotag.data.datasets import load_goemotions
 from emotag.evaluation.thresholds import ThresholdTuner, grouped_macro_f1s
 from emotag.labels import taxonomy_columns
-from emotag.models.ensemble import dev_folds
+from emotag.training.weight_search import dev_folds
 
 
 def scores(y: np.ndarray, pred: np.ndarray, names: list[str]) -> np.ndarray:
