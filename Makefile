@@ -3,13 +3,17 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup setup-mpnet quickstart best student test lint train-tfidf train-minilm train-mpnet clean
+.PHONY: setup setup-mpnet quickstart best student test lint wheel wheel-check bench-startup \
+	train-tfidf train-minilm train-mpnet clean
+# The exact versions this project is tested with; pyproject.toml states compatible ranges.
+# torch is pinned in the same install so the resolver never fetches a CUDA build.
+TORCH_PIN := torch==2.13.0
+WHEEL_VENV ?= /tmp/emotag-wheel-check
 
 $(BIN)/emotag:
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	# torch pinned in the same install so the resolver never fetches a CUDA build
-	$(BIN)/pip install -q "torch==2.13.0" -e ".[dev]"
+	$(BIN)/pip install -q "$(TORCH_PIN)" -e ".[dev]"
 
 setup: $(BIN)/emotag
 
@@ -66,6 +70,7 @@ runs/student/metrics.json: | setup
 best: runs/best/metrics.json
 	$(BIN)/python scripts/publish_results.py runs/best results/best
 	$(BIN)/python scripts/recompute_metrics.py results/best
+	$(BIN)/emotag predict runs/best "Thank you so much, this made my day"
 
 student: runs/student/metrics.json
 	$(BIN)/python scripts/publish_results.py runs/student results/student
@@ -77,6 +82,25 @@ test: setup
 
 lint: setup
 	$(BIN)/ruff check src tests benchmarks scripts
+
+# The wheel (and sdist) in dist/, with the shipped model, GoEmotions and the recipes inside.
+wheel: setup
+	rm -rf dist
+	$(BIN)/python -m build
+
+# The product as a user gets it: the wheel installed without extras into a new virtualenv
+# and used from another folder (no repository, no torch).
+wheel-check: wheel
+	rm -rf $(WHEEL_VENV)
+	$(PY) -m venv $(WHEEL_VENV)
+	$(WHEEL_VENV)/bin/pip install -q dist/emotag-*.whl
+	cd /tmp && $(WHEEL_VENV)/bin/emotag predict "thank you"
+	cd /tmp && $(WHEEL_VENV)/bin/python -c "import emotag, sys; print(emotag.load().predict('what a lovely day')); assert 'torch' not in sys.modules"
+	du -sh $(WHEEL_VENV)
+
+# emotag predict "one text", process start to exit, next to python -c pass
+bench-startup: setup
+	$(BIN)/python benchmarks/bench_startup.py --runs 10
 
 clean:
 	rm -rf build dist src/*.egg-info .pytest_cache .ruff_cache

@@ -76,7 +76,8 @@ def test_a_missing_file_of_the_runs_config_is_named(run: Path, tmp_path: Path) -
     (moved / "train_config.json").write_text(json.dumps(cfg))
     result = runner.invoke(app, ["evaluate", str(moved)])
     assert isinstance(result.exception, DataError)
-    assert "gone/dev.csv" in str(result.exception) and "--data" in str(result.exception)
+    message = str(result.exception)
+    assert "data.train_file" in message and "gone/train.csv" in message and "--data" in message
 
 
 @pytest.mark.parametrize("args, hint", [
@@ -130,14 +131,24 @@ def test_evaluate_a_file_labelled_with_ekman_groups(tmp_path: Path) -> None:
     assert [per_label[n]["f1"] for n in names] == pytest.approx(list(expected))
 
 
-def test_taxonomy_mistakes(run: Path, tmp_path: Path) -> None:
+def test_taxonomy_mistakes(tmp_path: Path) -> None:
     from emotag.inference.predictor import DEFAULT_MODEL_DIR
 
+    # a label that is not a group of the taxonomy: the file, the line and the valid names
     bad = ekman_file(tmp_path / "bad.tsv", [("hello there", "neutral"), ("hm", "curiosity")])
     result = runner.invoke(app, ["evaluate", str(DEFAULT_MODEL_DIR), "--data", str(bad),
                                  "--taxonomy", "ekman", "-o", str(tmp_path / "o")])
     assert isinstance(result.exception, DataError)
-    assert "curiosity" in str(result.exception) and "row" in str(result.exception)
+    assert "line 3: unknown label 'curiosity'" in str(result.exception)
+    # a grouping the model's labels do not cover: one line, exit code 2, nothing loaded
+    custom = tmp_path / "custom"
+    custom.mkdir()
+    (custom / "emotag.json").write_text(json.dumps(
+        {"format_version": 1, "model_type": "tfidf", "label_names": ["urgent", "billing"]}))
+    result = runner.invoke(app, ["evaluate", str(custom), "--data", str(bad),
+                                 "--taxonomy", "ekman"])
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1 and "urgent, billing" in result.stderr
 
 
 def invoke_ok(*args: object) -> str:

@@ -19,6 +19,7 @@ from emotag.data.datasets import (
     load_splits,
     read_goemotions_tsv,
     verify_checksums,
+    warn_unseen_labels,
 )
 from emotag.errors import ChecksumError, DataError, DataWarning
 from emotag.labels import GOEMOTIONS_LABELS
@@ -422,17 +423,19 @@ def test_goemotions_widening_only_when_asked(tmp_path):
     train = write_bytes(tmp_path / "train.csv", "text,labels\na,joy\nb,anger\n")
     dev = write_bytes(tmp_path / "dev.csv", "text,labels\nc,joy\n")
     assert load_files(files_cfg(train, dev))["train"].label_names == ["anger", "joy"]
-    with pytest.warns(DataWarning, match=r"26 of 28 labels have no training example"):
-        splits = load_splits(files_cfg(train, dev, label_names="goemotions"))
+    splits = load_splits(files_cfg(train, dev, label_names="goemotions"))
     assert splits["train"].label_names == LABELS
+    with pytest.warns(DataWarning, match=r"26 of 28 labels have no training example"):
+        assert len(warn_unseen_labels(splits["train"])) == 26
 
 
 def test_label_of_the_set_without_training_example_warns(tmp_path):
     train = write_bytes(tmp_path / "train.csv", "text,labels\na,joy\nb,anger\n")
     dev = write_bytes(tmp_path / "dev.csv", "text,labels\nc,fear\n")
-    with pytest.warns(DataWarning, match=r"train\.csv: 1 of 3 labels .*: fear"):
-        splits = load_splits(files_cfg(train, dev, label_names=["joy", "anger", "fear"]))
+    splits = load_splits(files_cfg(train, dev, label_names=["joy", "anger", "fear"]))
     assert splits["dev"].labels.tolist() == [[0, 0, 1]]
+    with pytest.warns(DataWarning, match=r"train\.csv: 1 of 3 labels .*: fear"):
+        assert warn_unseen_labels(splits["train"]) == ["fear"]
 
 
 @pytest.mark.parametrize(("suffix", "body"), [
@@ -488,3 +491,23 @@ def test_parquet_errors_name_the_row(tmp_path):
 def test_semicolon_csv_gets_a_hint(tmp_path):
     train = write_bytes(tmp_path / "train.csv", "text;labels\nfine;joy\n")
     _expect_error(files_cfg(train, train), train, 1, "separated by another character")
+
+
+@pytest.mark.parametrize(("name", "body", "line"), [
+    ("in.csv", "id,text\n1,fine\n2,too,many\n", 3),
+    ("in.tsv", "id\ttext\n1\tfine\n\n2\n", 4),
+    ("in.jsonl", '{"text": "a"}\n\n{"text": 5}\n', 3),
+    ("in.txt", "caf\u00e9\nok\n", None),  # utf-8: fine
+])
+def test_scoring_reader_names_the_same_lines(tmp_path, name, body, line):
+    """iter_chunks is what ``predict --input`` reads with: errors carry the editor's line."""
+    from emotag.data.tables import iter_chunks
+
+    path = write_bytes(tmp_path / name, body)
+    if line is None:
+        assert [c.texts("text", path) for c in iter_chunks(path, 1)] == [["caf\u00e9"], ["ok"]]
+        return
+    with pytest.raises(DataError) as info:
+        for chunk in iter_chunks(path, 1):
+            chunk.texts("text", path)
+    assert info.value.line == line and f"line {line}:" in str(info.value)

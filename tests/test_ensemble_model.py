@@ -198,3 +198,22 @@ def test_ensemble_of_members_without_saved_predictions(tmp_path: Path, members: 
     dev = load_goemotions(tiny_data)["dev"]
     np.testing.assert_array_equal(emotag.load(str(tmp_path / "ens")).predict_proba(dev.texts),
                                   np.load(tmp_path / "ens" / "predictions" / "dev_probs.npy"))
+
+
+def test_windows_reach_the_members_that_read_tokens(tmp_path: Path, members: list[Path],
+                                                   tiny_bert: Path) -> None:
+    from emotag.labels import GOEMOTIONS_LABELS
+    from emotag.models.transformer import TransformerClassifier
+
+    bert = TransformerClassifier(label_names=GOEMOTIONS_LABELS, backbone=str(tiny_bert),
+                                 max_length=16)
+    bert._build()
+    bert.model_.eval()
+    save_model(bert, tmp_path / "bert")
+    save_model(EnsembleClassifier([tmp_path / "bert", members[0]], [0.5, 0.5]), tmp_path / "ens")
+    assert emotag.load(str(tmp_path / "ens")).window_overlap is None
+    windowed = emotag.load(str(tmp_path / "ens"), stride=4)
+    assert windowed.window_overlap == 4
+    assert windowed.model.members_[0].window_overlap == 4
+    long_text = " ".join(["happy"] * 30 + ["furious"] * 30)
+    assert windowed.predict_proba(long_text).shape == (len(GOEMOTIONS_LABELS),)

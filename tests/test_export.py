@@ -1,9 +1,11 @@
-"""ONNX export of a tiny trained run: parity with PyTorch, metadata, packaging, the CLI."""
+"""ONNX export of a tiny trained run: parity with PyTorch, batch invariance, metadata,
+packaging (every decision file, calibrated scores), custom labels, the CLI."""
 
 from __future__ import annotations
 
+import csv
 import json
-import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -11,19 +13,27 @@ import pytest
 from typer.testing import CliRunner
 
 import emotag
-from conftest import tiny_overrides
-from emotag import export as export_module
+from conftest import WORDS, tiny_overrides
 from emotag.cli.app import app
 from emotag.config import load_config
-from emotag.data.datasets import load_goemotions
+from emotag.data.datasets import load_goemotions, load_splits
 from emotag.errors import EmotagError, ModelFormatError
 from emotag.inference.export import export_onnx, package_onnx_model
+from emotag.models.base import DECISION_FILES
 from emotag.models.onnx import META_LABELS, META_THRESHOLDS, OnnxClassifier, read_metadata
 from emotag.training.pipeline import train_run
 
 #: int8 weights of a tiny random 32-wide model move probabilities far more than on MiniLM.
 INT8_TOLERANCE = 0.05
+#: A text scored alone and in any batch: the same scores up to float noise.
+BATCH_TOLERANCE = 1e-4
 LONG = " ".join(["happy glad angry sad thanks"] * 20)  # 100 words > max_length 32
+MIXED = ["happy", LONG, "angry furious mad hate and sad", "thanks", "why how what",
+         LONG[:40], "scared", "love adore heart darling and thanks a lot", "ok", "glad"]
+CUSTOM = ["urgent", "frustrated", "grateful"]
+CUSTOM_WORDS = {"urgent": WORDS["fear"], "frustrated": WORDS["anger"],
+                "grateful": WORDS["gratitude"]}
+runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
@@ -38,11 +48,10 @@ def exported(run_dir: Path, tiny_data: Path, tmp_path_factory: pytest.TempPathFa
              ) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("onnx")
     dev = load_goemotions(tiny_data)["dev"]
-    # Timing a 32-wide model is noise: keep the fused graph whatever its speed, so the
-    # optimized graph (and int8 quantization of its fused ops) is always exercised here.
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(export_module, "MIN_SPEEDUP", 0.0)
-        report = export_onnx(run_dir, out, dev=dev, per_channel=False, num_threads=1)
+    # Timing a 32-wide model is noise: keep the fused graph whatever its speed
+    # (min_speedup=0), so the optimized graph is always exercised here.
+    report = export_onnx(run_dir, out, dev=dev, per_channel=False, num_threads=1,
+                         min_speedup=0.0)
     return out, report
 
 
@@ -65,8 +74,20 @@ def test_files_and_report(exported: tuple[Path, dict]) -> None:
     opt = report["optimizer"]
     assert opt["used"] and (out / "model.opt.onnx").is_file(), opt
     assert {"Attention", "SkipLayerNormalization"} <= set(opt["fused_ops"])
-    assert report["quantization"]["source"] == "model.opt.onnx"
     assert report["dev"]["fp32_file"] == "model.opt.onnx"
+    quant = report["quantization"]
+    assert quant["method"] == "static" and quant["source"] == "model.onnx"
+    assert quant["quantized_matmuls"] > 0 and len(quant["fp32_matmuls"]) == 1  # the head
+
+
+def test_int8_is_static_and_quantized(exported: tuple[Path, dict]) -> None:
+    """Regression: the int8 graph used dynamic quantization (per-batch activation scales)."""
+    import onnx
+
+    ops = {n.op_type for n in onnx.load(str(exported[0] / "model.int8.onnx")).graph.node}
+    assert "DynamicQuantizeLinear" not in ops
+    assert {"QuantizeLinear", "DequantizeLinear"} <= ops
+    assert exported[1]["files"]["model.int8.onnx"] < exported[1]["files"]["model.onnx"]
 
 
 def test_fp32_and_int8_match_pytorch(exported: tuple[Path, dict], torch_model: object,
@@ -86,6 +107,24 @@ def test_fp32_and_int8_match_pytorch(exported: tuple[Path, dict], torch_model: o
     assert f1["onnx_fp32"] == pytest.approx(f1["torch"], abs=1e-9)
 
 
+@pytest.mark.parametrize("name", ["model.onnx", "model.opt.onnx", "model.int8.onnx"])
+def test_scores_do_not_depend_on_batch_mates(exported: tuple[Path, dict], name: str) -> None:
+    """Regression: the dynamic-int8 model gave a text other scores next to other texts.
+    Alone (unpadded) vs batches of 2, 3 and 64 (padded to a 32-token neighbour)."""
+    out, report = exported
+    clf = OnnxClassifier(out / name, num_threads=1)
+    alone = clf.predict_proba(MIXED, batch_size=1)
+    for batch_size in (2, 3, 64):
+        np.testing.assert_allclose(clf.predict_proba(MIXED, batch_size=batch_size), alone,
+                                   atol=BATCH_TOLERANCE, rtol=0)
+    for text in MIXED:  # next to the longest text, every other one is padded the most
+        pair = clf.predict_proba([text, LONG], batch_size=2)[0]
+        np.testing.assert_allclose(pair, clf.predict_proba([text])[0], atol=BATCH_TOLERANCE)
+    key = {"model.onnx": "fp32", "model.opt.onnx": "fp32_opt", "model.int8.onnx": "int8"}[name]
+    check = report["models"][key]["batch_invariance"]
+    assert check["max_abs_diff"] <= BATCH_TOLERANCE and check["texts_with_changed_labels"] == 0
+
+
 def test_metadata_holds_labels_and_thresholds(exported: tuple[Path, dict],
                                               run_dir: Path) -> None:
     out, _ = exported
@@ -98,12 +137,10 @@ def test_metadata_holds_labels_and_thresholds(exported: tuple[Path, dict],
 
 def test_input_order_and_truncation(exported: tuple[Path, dict], torch_model: object) -> None:
     out, _ = exported
-    texts = ["happy", LONG, "angry furious mad hate and sad", "thanks", "why how what", LONG[:40]]
+    texts = MIXED[:6]
     clf = OnnxClassifier(out / "model.onnx", num_threads=1)
     probs = clf.predict_proba(texts, batch_size=2)  # several batches, each padded differently
     np.testing.assert_allclose(probs, torch_model.predict_proba(texts), atol=1e-4)
-    one_by_one = np.vstack([clf.predict_proba([t]) for t in texts])
-    np.testing.assert_allclose(probs, one_by_one, atol=1e-5)
     assert clf.predict_proba([]).shape == (0, 28)
 
 
@@ -124,6 +161,29 @@ def test_packaged_folder_loads(exported: tuple[Path, dict], run_dir: Path,
         pred.model.fit(None)
 
 
+def test_package_copies_every_decision_file_and_run_settings(
+        exported: tuple[Path, dict], run_dir: Path, tmp_path: Path) -> None:
+    """Regression: --package copied thresholds.json but not calibration.json (a packaged
+    model served uncalibrated scores). Every file of DECISION_FILES the run has is copied,
+    a stale one in the target is removed, and the manifest's settings travel."""
+    run = tmp_path / "run"
+    shutil.copytree(run_dir, run)
+    for name in sorted(DECISION_FILES - {"thresholds.json"}):
+        (run / name).write_text(json.dumps({"written for": name}), encoding="utf-8")
+    manifest = json.loads((run / "emotag.json").read_text())
+    manifest["preprocessing"] = {"emoji": True}  # a run setting that changes scores
+    (run / "emotag.json").write_text(json.dumps(manifest), encoding="utf-8")
+    pkg = package_onnx_model(run, exported[0] / "model.onnx", tmp_path / "pkg")
+    for name in DECISION_FILES:
+        assert (pkg / name).read_bytes() == (run / name).read_bytes(), name
+    packaged = json.loads((pkg / "emotag.json").read_text())
+    assert packaged["preprocessing"] == {"emoji": True} and packaged["model_type"] == "onnx"
+    assert "transformer" not in packaged
+    (run / "calibration.json").unlink()
+    package_onnx_model(run, exported[0] / "model.onnx", pkg)
+    assert not (pkg / "calibration.json").exists()
+
+
 def test_export_refuses_a_tfidf_model(tmp_path: Path) -> None:
     (tmp_path / "emotag.json").write_text(json.dumps(
         {"format_version": 1, "model_type": "tfidf", "label_names": ["a"]}))
@@ -131,16 +191,102 @@ def test_export_refuses_a_tfidf_model(tmp_path: Path) -> None:
         export_onnx(tmp_path)
 
 
-def test_cli_export(run_dir: Path, tiny_data: Path, tmp_path: Path) -> None:
-    os.environ["EMOTAG_DATA_DIR"] = str(tiny_data)  # the CLI reads the bundled dev split
-    try:
-        result = CliRunner().invoke(app, [
-            "export", str(run_dir), "--onnx", "--no-optimize", "--output",
-            str(tmp_path / "o"), "--package", str(tmp_path / "pkg")])
-    finally:
-        del os.environ["EMOTAG_DATA_DIR"]
+def test_cli_export_checks_on_the_runs_own_dev_split(run_dir: Path, tmp_path: Path) -> None:
+    """No --data: the run's train_config.json names its data (here the tiny GoEmotions copy,
+    not the bundled one), and the check and the int8 calibration use its dev split."""
+    result = runner.invoke(app, [
+        "export", str(run_dir), "--onnx", "--no-optimize", "--output",
+        str(tmp_path / "o"), "--package", str(tmp_path / "pkg")])
     assert result.exit_code == 0, result.output + repr(result.exception)
     report = json.loads((tmp_path / "o" / "export_report.json").read_text())
     assert "optimizer" not in report and "int8" in report["models"]
+    assert "train_config.json" in report["check_data"] and "dev split" in report["check_data"]
+    assert report["dev"]["n_examples"] == 60  # the tiny dev split, not the bundled 5,426
     assert "dev macro-F1" in result.output and "onnx int8" in result.output
+    assert "alone vs batch" in result.output
     assert emotag.load(tmp_path / "pkg").model.onnx_file.name == "model.int8.onnx"
+
+
+# ------------------------------------------------------------------ custom labels
+def write_csv(path: Path, n: int, seed: int) -> Path:
+    rng = np.random.default_rng(seed)
+    names = list(CUSTOM_WORDS)
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["text", "labels"])
+        for i in range(n):
+            labels = [names[i % len(names)]] + ([names[(i + 1) % 3]] if rng.random() < 0.2
+                                                else [])
+            writer.writerow([" ".join(w for lab in labels
+                                      for w in rng.choice(CUSTOM_WORDS[lab].split(), 2)),
+                             ",".join(labels)])
+    return path
+
+
+@pytest.fixture(scope="module")
+def custom_run(tmp_path_factory: pytest.TempPathFactory, tiny_bert: Path
+               ) -> tuple[Path, dict[str, Path]]:
+    """A tiny transformer trained on three custom labels, calibrated."""
+    from emotag.evaluation.calibration import calibrate_run
+
+    folder = tmp_path_factory.mktemp("custom")
+    files = {s: write_csv(folder / f"{s}.csv", n, seed)
+             for seed, (s, n) in enumerate({"train": 90, "dev": 45, "test": 30}.items())}
+    sets = {"data.dataset": "files", "data.train_file": files["train"],
+            "data.validation_file": files["dev"], "data.test_file": files["test"],
+            "data.label_names": f"[{', '.join(CUSTOM)}]"}
+    run = folder / "run"
+    cfg = load_config(None, tiny_overrides(folder, tiny_bert, **sets))
+    train_run(cfg, run)
+    calibrate_run(run, {"dev": load_splits(cfg.data)["dev"].labels}, CUSTOM)
+    assert (run / "calibration.json").is_file()
+    return run, files
+
+
+def test_custom_labels_export_with_data_and_package(custom_run: tuple[Path, dict],
+                                                     tmp_path: Path) -> None:
+    """Regression: export checked on the bundled GoEmotions dev split only, so a model with
+    custom labels could not be exported from the CLI, and --package left calibration.json
+    behind. The packaged fp32 model serves the run's calibrated scores and decisions."""
+    run, files = custom_run
+    pkg = tmp_path / "pkg"
+    result = runner.invoke(app, ["export", str(run), "--onnx", "--no-int8", "--no-optimize",
+                                 "--data", str(files["test"]), "--output", str(tmp_path / "o"),
+                                 "--package", str(pkg)])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    report = json.loads((tmp_path / "o" / "export_report.json").read_text())
+    assert report["check_data"].startswith(f"--data {files['test']}")
+    assert report["dev"]["n_examples"] == 30
+    for name in ("thresholds.json", "calibration.json"):
+        assert (pkg / name).read_bytes() == (run / name).read_bytes(), name
+    packaged, trained = emotag.load(pkg), emotag.load(run)
+    assert packaged.labels == CUSTOM and packaged.calibrator is not None
+    texts = ["scared afraid", "thanks grateful angry", "mad hate"]
+    np.testing.assert_allclose(packaged.predict_proba(texts), trained.predict_proba(texts),
+                               atol=1e-4)
+    np.testing.assert_allclose(packaged.thresholds, trained.thresholds, atol=1e-9)
+    assert packaged.predict(texts) == pytest.approx(trained.predict(texts), abs=1e-4)
+
+
+def test_custom_labels_default_check_data_and_int8(custom_run: tuple[Path, dict],
+                                                   tmp_path: Path) -> None:
+    """Without --data the run's own dev file is used (custom labels, not GoEmotions'), and
+    the int8 model calibrated on it is batch invariant."""
+    run, files = custom_run
+    report = export_onnx(run, tmp_path / "o", optimize=False, num_threads=1)
+    assert str(files["dev"]) in report["check_data"] or "train_config.json" in \
+        report["check_data"]
+    assert report["dev"]["n_examples"] == 45
+    assert report["models"]["int8"]["batch_invariance"]["max_abs_diff"] <= BATCH_TOLERANCE
+
+
+def test_custom_labels_data_with_other_labels_is_an_error(custom_run: tuple[Path, dict],
+                                                          tiny_data: Path,
+                                                          tmp_path: Path) -> None:
+    run, _ = custom_run
+    bad = tmp_path / "bad.csv"
+    bad.write_text("text,labels\nhappy glad,joy\n", encoding="utf-8")
+    result = runner.invoke(app, ["export", str(run), "--onnx", "--no-int8", "--no-optimize",
+                                 "--data", str(bad), "--output", str(tmp_path / "o")])
+    assert result.exit_code == 1
+    assert "bad.csv" in result.output and "joy" in result.output

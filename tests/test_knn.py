@@ -11,7 +11,7 @@ import pytest
 from conftest import tiny_overrides
 from emotag.config import load_config
 from emotag.data.datasets import load_goemotions
-from emotag.errors import ConfigError, ModelFormatError
+from emotag.errors import ConfigError, DataWarning, ModelFormatError
 from emotag.models import load_model
 from emotag.models.knn import KnnClassifier, neighbour_vote
 from emotag.training.pipeline import train_run
@@ -120,3 +120,20 @@ def test_knn_errors_name_what_is_missing(tmp_path: Path, tiny_data: Path) -> Non
     with pytest.raises(ModelFormatError, match="not an emotag model folder"):
         KnnClassifier(["a"], encoder=str(tmp_path / "nowhere")).fit(
             load_goemotions(tiny_data)["train"])
+
+
+def test_knn_on_a_users_own_labels(tmp_path: Path, encoder_run: Path) -> None:
+    """The encoder's labels (GoEmotions) need not be the run's: the neighbours vote with the
+    user's 7 Ekman labels, in the order given, and the saved model carries exactly those."""
+    from ekman_files import EKMAN_LABELS, write_ekman_files
+
+    files = write_ekman_files(tmp_path / "data", rows=120)  # no 'disgust' in these rows
+    run = tmp_path / "knn"
+    with pytest.warns(DataWarning, match="no training example: disgust"):
+        train_run(load_config(None, [
+            "data.dataset=files", f"data.train_file={files['train']}",
+            f"data.validation_file={files['dev']}", f"data.label_names={','.join(EKMAN_LABELS)}",
+            "model.model_type=knn", f"model.encoder={encoder_run}", "model.knn_k=3"]), run)
+    model = load_model(run)
+    assert model.label_names == list(EKMAN_LABELS)
+    assert model.predict_proba(["so happy"]).shape == (1, 7)

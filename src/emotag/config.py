@@ -20,7 +20,7 @@ MODEL_TYPES = ("transformer", "tfidf", "knn")
 LOSSES = ("bce", "weighted_bce", "focal", "asymmetric")
 THRESHOLD_STRATEGIES = ("fixed", "global", "per_label", "per_label_shrunk")
 # How `emotag ensemble` scores a weighting: thresholds fitted and read on all of dev, or on
-# held-out dev folds (emotag.models.ensemble.search_weights).
+# held-out dev folds (emotag.training.weight_search.search_weights).
 WEIGHT_SELECTIONS = ("in_sample", "held_out")
 
 

@@ -19,7 +19,7 @@ from rich.console import Console
 
 from .. import __version__
 from ..errors import EmotagError
-from . import calibrate, ensemble, evaluate, export, predict, serve, train
+from . import adapt, calibrate, ensemble, evaluate, export, predict, serve, train
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Multi-label emotion recognition (GoEmotions): train, evaluate, predict.")
@@ -30,6 +30,7 @@ app.command("ensemble")(ensemble.ensemble_command)
 app.command("export")(export.export_command)
 app.command("calibrate")(calibrate.calibrate_command)
 app.command("serve")(serve.serve_command)
+app.command("adapt")(adapt.adapt_command)
 
 err = Console(stderr=True)
 

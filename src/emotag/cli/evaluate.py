@@ -59,7 +59,7 @@ def evaluate_command(
     trained on (its train_config.json) or on --data FILE."""
     from ..labels import TAXONOMIES
     from ..models.base import EVALUATION_DIR, read_manifest
-    from ..training.pipeline import evaluate_saved, evaluate_taxonomy, evaluation_config
+    from ..training.evaluation_run import evaluate_saved, evaluate_taxonomy, evaluation_config
     from .predict import check_taxonomy_option
 
     if taxonomy not in TAXONOMIES:
@@ -71,7 +71,7 @@ def evaluate_command(
     if retune and data is not None:
         raise typer.BadParameter("--retune-thresholds tunes on the run's dev split; it does "
                                  "not combine with --data", param_hint="--retune-thresholds")
-    if data is not None and split:
+    if data is not None and set(split or ["test"]) != {"test"}:
         raise typer.BadParameter("--data is scored as one test split; drop --split",
                                  param_hint="--split")
     check_taxonomy_option(model_dir, taxonomy)

@@ -278,7 +278,8 @@ def load_files(cfg: DataConfig) -> dict[str, Split]:
 def warn_unseen_labels(train: Split) -> list[str]:
     """Labels of the set with no training example: warned about (a
     :class:`~emotag.errors.DataWarning`) and returned. Every model still trains (they score
-    near 0), but their F1 is 0 and they pull macro-F1 down."""
+    near 0), but their F1 is 0 and they pull macro-F1 down. Called by training on the split
+    it trains on (after ``max_train_samples``), not by evaluation."""
     unseen = [name for name, n in zip(train.label_names, np.asarray(train.labels).sum(axis=0),
                                       strict=True) if n == 0]
     if unseen:
@@ -298,8 +299,5 @@ def load_splits(cfg: DataConfig) -> dict[str, Split]:
         splits = load_hub(cfg.hub_id, cfg.hub_config)
     else:
         splits = load_files(cfg)
-    splits = {name: s.head(cfg.max_train_samples if name == "train" else cfg.max_eval_samples)
-              for name, s in splits.items()}
-    if cfg.dataset == "files":
-        warn_unseen_labels(splits["train"])
-    return splits
+    return {name: s.head(cfg.max_train_samples if name == "train" else cfg.max_eval_samples)
+            for name, s in splits.items()}

@@ -23,8 +23,9 @@ import numpy as np
 
 from ..errors import ConfigError, DataError, ModelFormatError
 from ..models import EmotionClassifier, load_model
-from ..models.base import TokenWindows, default_window_overlap
+from ..models.base import default_window_overlap, window_parts
 from ..resources import default_model_dir
+from .adapt import ADAPTATION_FILE, Adaptation
 from .decision_files import CALIBRATION_FILE, THRESHOLDS_FILE, PlattMap, read_thresholds
 from .groups import available_taxonomies, check_taxonomy, group_view, load_group_thresholds
 
@@ -47,12 +48,14 @@ class Predictor:
 
     def __init__(self, model: EmotionClassifier, thresholds: np.ndarray,
                  path: Path | None = None, calibrator: PlattMap | None = None,
-                 group_thresholds: dict[str, dict[str, float]] | None = None) -> None:
+                 group_thresholds: dict[str, dict[str, float]] | None = None,
+                 adaptation: Adaptation | None = None) -> None:
         """``thresholds`` are on the model's raw scale; with a ``calibrator`` both the scores
         and the thresholds are mapped to the calibrated scale (the same decisions).
         ``group_thresholds`` (taxonomy -> group -> cut on the reported scale, see
         :mod:`emotag.inference.groups`) decide the groupings; without them a group fires at
-        its lowest member threshold."""
+        its lowest member threshold. ``adaptation`` (``emotag adapt``) replaces the scores and
+        cuts of the one taxonomy it was fitted in."""
         self.model = model
         self.labels: list[str] = list(model.label_names)
         self.calibrator = calibrator
@@ -62,6 +65,7 @@ class Predictor:
         self.thresholds = (calibrator.transform_thresholds(thresholds) if calibrator is not None
                            else thresholds)
         self.group_thresholds = group_thresholds
+        self.adaptation = adaptation
         self.path = path
 
     @classmethod
@@ -88,9 +92,9 @@ class Predictor:
                                        "made by `emotag train`")
         path = Path(path)
         model = load_model(path, num_threads=num_threads, spin_wait=spin_wait)
-        if (window or stride is not None) and isinstance(model, TokenWindows):
-            model.use_windows(default_window_overlap(model.max_length) if stride is None
-                              else stride)
+        for part in window_parts(model) if window or stride is not None else []:
+            part.use_windows(default_window_overlap(part.max_length) if stride is None
+                             else stride)
         tfile = path / THRESHOLDS_FILE
         if tfile.is_file():
             thresholds = read_thresholds(tfile, model.label_names)
@@ -99,7 +103,9 @@ class Predictor:
         cfile = path / CALIBRATION_FILE
         calibrator = PlattMap.load(cfile, model.label_names) if cfile.is_file() else None
         groups = load_group_thresholds(path, calibrated=calibrator is not None)
-        return cls(model, thresholds, path, calibrator, groups)
+        afile = path / ADAPTATION_FILE
+        adaptation = Adaptation.load(afile, model.label_names) if afile.is_file() else None
+        return cls(model, thresholds, path, calibrator, groups, adaptation)
 
     @property
     def taxonomies(self) -> tuple[str, ...]:
@@ -151,9 +157,11 @@ class Predictor:
         columns, with one ``threshold`` for all instead of the saved ones when given. The one
         decision rule of ``predict``, the service and batch scoring."""
         check_taxonomy(taxonomy, self.labels)
-        names, cut = list(self.labels), self.thresholds
         if taxonomy != "goemotions":
             probs, names, cut = self.group_scores(probs, taxonomy)
+        else:
+            probs, names, cut = self._adapted(probs, probs, list(self.labels), self.thresholds,
+                                              taxonomy)
         if threshold is not None:
             if not 0.0 <= float(threshold) <= 1.0:
                 raise ConfigError(f"threshold={threshold}; expected a number from 0 to 1")
@@ -167,9 +175,29 @@ class Predictor:
         A group's score is the probability that at least one member label applies,
         ``1 - prod(1 - p_member)`` over the (calibrated) member probabilities, in [0, 1]; its
         threshold is the one tuned on dev (``group_thresholds.json``), or else its lowest
-        member threshold (:mod:`emotag.inference.groups`).
+        member threshold (:mod:`emotag.inference.groups`). A model adapted in this taxonomy
+        reports the adapted scores and cuts instead (:mod:`emotag.inference.adapt`).
         """
+        return self._adapted(probs, *self.base_view(probs, taxonomy), taxonomy)
+
+    def base_view(self, probs: np.ndarray, taxonomy: str
+                  ) -> tuple[np.ndarray, list[str], np.ndarray]:
+        """Scores, names and cuts of ``taxonomy`` without any adaptation (what ``emotag
+        adapt`` starts from)."""
+        if taxonomy == "goemotions":
+            check_taxonomy(taxonomy, self.labels)
+            return np.asarray(probs), list(self.labels), self.thresholds
         return group_view(probs, self.labels, self.thresholds, taxonomy, self.group_thresholds)
+
+    def _adapted(self, probs: np.ndarray, scores: np.ndarray, names: list[str],
+                 cuts: np.ndarray, taxonomy: str) -> tuple[np.ndarray, list[str], np.ndarray]:
+        ad = self.adaptation
+        if ad is None or ad.taxonomy != taxonomy:
+            return scores, names, cuts
+        if ad.columns != names:
+            raise ModelFormatError(f"{ADAPTATION_FILE} adapts columns {ad.columns}, but the "
+                                   f"model reports {names} in {taxonomy!r}")
+        return ad.scores(np.asarray(probs), np.asarray(scores)), names, ad.cuts(cuts)
 
 
 def _checked_texts(texts: str | Sequence[str]) -> list[str]:

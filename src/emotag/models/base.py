@@ -124,6 +124,14 @@ def default_window_overlap(max_length: int) -> int:
     return max(0, int(max_length) // 4)
 
 
+def window_parts(model: Any) -> list[TokenWindows]:
+    """What reads token windows in ``model``: the model itself, or an ensemble's members
+    (recursively); TF-IDF reads whole texts and has none."""
+    if isinstance(model, TokenWindows):
+        return [model]
+    return [part for member in getattr(model, "members_", []) for part in window_parts(member)]
+
+
 def pool_windows(rows: np.ndarray, owner: np.ndarray, n_texts: int,
                  how: str = "max") -> np.ndarray:
     """Per text, the per-column maximum (``how="max"``) or mean (``"mean"``) over its rows
@@ -154,7 +162,7 @@ _BACKENDS = {"tfidf": ("tfidf", "TfidfLogRegClassifier"),
 NOT_MODEL = frozenset({"plots", "predictions", "checkpoints", "onnx-export", "report.md",
                        "report.html", "metrics.json", "run_log.json", "train_config.json",
                        "MODEL_CARD.md", "export_report.json", "intervals.json",
-                       "ensemble.json", "teacher_cache"})
+                       "ensemble.json", "evaluation", "teacher_cache"})
 #: Where ``emotag evaluate`` writes by default, inside the model folder (never part of it)
 EVALUATION_DIR = "evaluation"
 #: Files that change decisions and calibrated scores, but not ``predict_proba``

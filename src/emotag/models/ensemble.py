@@ -97,6 +97,13 @@ class EnsembleClassifier(EmotionClassifier):
         self.members_ = loaded
         return self
 
+    @property
+    def window_overlap(self) -> int | None:
+        """The members' window overlap (None: long texts are cut): windows are turned on for
+        every member that reads tokens (``emotag.load(..., window=True)``)."""
+        overlaps = [getattr(m, "window_overlap", None) for m in getattr(self, "members_", [])]
+        return next((o for o in overlaps if o is not None), None)
+
     def fit(self, train: Any, dev: Any | None = None, *, work_dir: Path | None = None,
             resume: bool = False) -> EnsembleClassifier:
         raise NotTrainableError("an ensemble is built from trained runs, not trained: "

@@ -148,13 +148,13 @@ class OnnxClassifier(TokenWindows, EmotionClassifier):
     def predict_logits(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
         """Raw logits in input order, in length-sorted padded batches (default 64 texts).
 
-        Dynamic int8 graphs quantize activations over their whole input tensor, so with
-        ``batch_size > 1`` a text's int8 scores move slightly with its batch mates and their
-        padding (measured: 0.003 mean, 0.13 largest absolute difference on dev); fp32 graphs
-        agree with one-by-one scoring to 1e-6. ``batch_size=1`` scores every text alone,
-        unpadded: the same scores whatever else is scored, at about 0.7x the throughput
-        (benchmarks/bench_inference.py). Long texts are cut at ``max_length`` tokens, or
-        scored by windows (max-pooled) when ``window_overlap`` is set.
+        A text gets the same scores alone (``batch_size=1``, unpadded) as in any padded
+        batch: fp32 graphs and emotag's static int8 graphs
+        (:mod:`emotag.inference.export.quantize`) work row by row, and padding is masked
+        (measured: at most 1e-7 apart). Graphs with dynamic int8 quantization (what
+        ``emotag export`` wrote before 0.2) are not: their activation scales span the whole
+        batch. Long texts are cut at ``max_length`` tokens, or scored by windows
+        (max-pooled) when ``window_overlap`` is set.
         """
         if isinstance(texts, str):
             texts = [texts]
@@ -167,14 +167,15 @@ class OnnxClassifier(TokenWindows, EmotionClassifier):
         keys = [k for k in enc if k in self.input_types_]
         if batch_size == 1:
             for i in range(len(out)):
-                out[i] = self.session_.run(None, self._feeds({k: [enc[k][i]] for k in keys}))[0][0]
+                out[i] = self.session_.run(None, self.feeds({k: [enc[k][i]] for k in keys}))[0][0]
         else:
             for idx, features in length_sorted_batches(enc, keys, batch_size):
                 batch = self.tokenizer_.pad(features, return_tensors="np")
-                out[idx] = self.session_.run(None, self._feeds(batch))[0]
+                out[idx] = self.session_.run(None, self.feeds(batch))[0]
         return pool_windows(out, owner, len(texts))
 
-    def _feeds(self, batch: Any) -> dict[str, np.ndarray]:
+    def feeds(self, batch: Any) -> dict[str, np.ndarray]:
+        """The graph's inputs from a tokenizer batch, in the graph's integer types."""
         feeds = {}
         for name, dtype in self.input_types_.items():
             if name in batch:
