@@ -39,11 +39,19 @@ PROBE = ("import runpy, sys, json, atexit\n"
          "main()\n")
 
 
-def commands(python: str, emotag: str) -> dict[str, list[str]]:
-    return {"python -c pass": [python, "-c", "pass"],
+RUN_CLI = ("import sys; sys.path.insert(0, {src!r}); sys.argv = ['emotag', 'predict', 'one text']; "
+           "from emotag.cli.app import main; main()")
+
+
+def commands(python: str, emotag: str, other_src: Path | None) -> dict[str, list[str]]:
+    cmds = {"python -c pass": [python, "-c", "pass"],
             "python -c 'import emotag'": [python, "-c", "import emotag"],
             "python -c 'import emotag.cli.app'": [python, "-c", "import emotag.cli.app"],
             "emotag predict 'one text'": [emotag, "predict", "one text"]}
+    if other_src is not None:  # another checkout's emotag (e.g. an older commit), same python
+        cmds[f"emotag predict, {other_src}"] = [python, "-c",
+                                                RUN_CLI.format(src=str(other_src))]
+    return cmds
 
 
 def run_once(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
@@ -64,12 +72,15 @@ def main() -> None:
     ap.add_argument("--venv", type=Path, default=None,
                     help="virtualenv whose python and emotag to time (default: this one)")
     ap.add_argument("--json", type=Path, default=None, help="also write the numbers here")
+    ap.add_argument("--other-src", type=Path, default=None,
+                    help="also time `emotag predict` from this src/ folder (e.g. an older "
+                    "commit: git archive COMMIT | tar -x -C /tmp/old; --other-src /tmp/old/src)")
     args = ap.parse_args()
 
     bindir = (args.venv / "bin") if args.venv else Path(sys.executable).parent
     python, emotag = str(bindir / "python"), str(bindir / "emotag")
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    cmds = commands(python, emotag)
+    cmds = commands(python, emotag, args.other_src)
     for cmd in cmds.values():  # warm the page cache (the model file, the wheels' .so files)
         run_once(cmd, env)
     times: dict[str, list[float]] = {name: [] for name in cmds}
@@ -86,11 +97,12 @@ def main() -> None:
 
     print(f"{args.runs} runs each, interleaved; cores: {len(os.sched_getaffinity(0))}, "
           f"load average {os.getloadavg()[0]:.2f}; python: {python}")
-    print(f"{'command':36} {'median s':>9} {'min s':>7} {'max s':>7} {'CPU s (median)':>15}")
+    width = max(len(n) for n in cmds)
+    print(f"{'command':{width}} {'median s':>9} {'min s':>7} {'max s':>7} {'CPU s (median)':>15}")
     med = {}
     for name, ts in times.items():
         med[name] = statistics.median(ts)
-        print(f"{name:36} {med[name]:9.3f} {min(ts):7.3f} {max(ts):7.3f} "
+        print(f"{name:{width}} {med[name]:9.3f} {min(ts):7.3f} {max(ts):7.3f} "
               f"{statistics.median(cpu[name]):15.3f}")
     predict, bare = med["emotag predict 'one text'"], med["python -c pass"]
     print(f"emotag predict / python -c pass: {predict / bare:.1f}x; "

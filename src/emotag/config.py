@@ -109,6 +109,10 @@ class ModelConfig:
     num_hidden_layers: int | None = _help(
         "Keep only the backbone's N lowest layers (a shallower, faster student; the rest of "
         "the pretrained weights are not loaded). Default: all.", None)
+    preprocessing: str = _help(
+        "Text rewrites applied in training and at inference, saved with the model: 'none', "
+        "'emoji' (emoji and emoticons as words) or 'social' (also @user, URLs, hashtags, "
+        "elongations); see emotag.data.preprocess.", "none")
     # TF-IDF baseline
     word_ngram_max: int = _help("tfidf: word n-grams 1..N.", 2)
     char_ngram_range: list[int] = _help("tfidf: char_wb n-gram range [min, max].", [2, 5])
@@ -124,6 +128,9 @@ class ModelConfig:
         if self.model_type not in MODEL_TYPES:
             raise ConfigError(f"model.model_type={self.model_type!r}; expected one of "
                               f"{', '.join(MODEL_TYPES)}")
+        if self.preprocessing not in ("none", "emoji", "social"):
+            raise ConfigError(f"model.preprocessing={self.preprocessing!r}; expected none, "
+                              "emoji or social")
         if self.pooling not in ("mean", "cls"):
             raise ConfigError(f"model.pooling={self.pooling!r}; expected mean or cls")
         if self.max_length < 8:

@@ -75,7 +75,7 @@ def export_command(
     title = f"ONNX export vs PyTorch ({report['check']['n_texts']} texts for |dp|"
     title += f", dev n={dev['n_examples']})" if dev else ")"
     table = Table(title=title)
-    for col in ("model", "file", "MB", "max |dp|", "dev macro-F1", "dev s", "alone vs batch"):
+    for col in ("model", "file", "MB", "max |dp|", "dev macro-F1", "dev s", "alone/batch"):
         table.add_column(col, justify="left" if col in ("model", "file") else "right")
     for row in report_rows(report):
         table.add_row(*row)

@@ -108,6 +108,11 @@ class Preprocessing:
         return text
 
 
+#: The settings a config names (``model.preprocessing``).
+PRESETS = {"none": Preprocessing(), "emoji": Preprocessing(emoji=True),
+           "social": Preprocessing.social()}
+
+
 def _demojize(text: str) -> str:
     if text.isascii():
         return text

@@ -140,7 +140,7 @@ def adapted_runs(predictor: Any, rows: LabelledRows, taxonomy: str, *,
         return float(np.mean([r["adapted"][key] for r in runs]))
 
     per_label = {n: {k: float(np.mean([r["adapted"]["per_label"][n][k] for r in runs]))
-                     for k in ("precision", "recall", "f1")}
+                     for k in ("precision", "recall", "f1", "support")}
                  for n in runs[0]["adapted"]["per_label"]}
     out: dict[str, Any] = {
         "n_rows": n_rows, "draws": draws, "macro_f1": mean("macro_f1"),

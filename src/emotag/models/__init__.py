@@ -15,6 +15,15 @@ __all__ = ["FORMAT_VERSION", "EmotionClassifier", "load_model", "save_model", "b
 
 def build_model(config: EmotagConfig, label_names: Sequence[str]) -> EmotionClassifier:
     """A fresh, unfitted classifier for an :class:`~emotag.config.EmotagConfig`."""
+    model = _build_backend(config, label_names)
+    if config.model.preprocessing != "none":
+        from ..data.preprocess import PRESETS
+
+        model.preprocessing = PRESETS[config.model.preprocessing]
+    return model
+
+
+def _build_backend(config: EmotagConfig, label_names: Sequence[str]) -> EmotionClassifier:
     m = config.model
     if m.model_type == "tfidf":
         from .tfidf import TfidfLogRegClassifier

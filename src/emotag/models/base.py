@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from ..data.preprocess import Preprocessing
 from ..errors import ConfigError, ModelFormatError
 from ..utils.files import atomic_write_json
 
@@ -28,6 +29,8 @@ class EmotionClassifier(ABC):
 
     model_type: str = ""
     label_names: list[str]
+    #: Text rewrites every backend applies before scoring (saved in the manifest).
+    preprocessing: Preprocessing = Preprocessing()
 
     @abstractmethod
     def fit(self, train: Any, dev: Any | None = None, *, work_dir: Path | None = None,
@@ -197,7 +200,9 @@ def save_model(model: EmotionClassifier, model_dir: Path) -> None:
     extra = model.save_backend(model_dir)
     atomic_write_json(model_dir / MANIFEST, {
         "format_version": FORMAT_VERSION, "emotag_version": __version__,
-        "model_type": model.model_type, "label_names": list(model.label_names), **extra})
+        "model_type": model.model_type, "label_names": list(model.label_names),
+        **({"preprocessing": model.preprocessing.to_dict()} if model.preprocessing.active
+           else {}), **extra})
 
 
 def read_manifest(model_dir: Path) -> dict[str, Any]:
@@ -268,6 +273,9 @@ def load_model(model_dir: Path, **options: Any) -> EmotionClassifier:
     if cls is None:
         raise ModelFormatError(f"{model_dir}: unknown model_type {kind!r}")
     options = {k: v for k, v in options.items() if v is not None}
-    if not options:  # backends written before options existed keep working
-        return cls.load_backend(Path(model_dir), manifest)
-    return cls.load_backend(Path(model_dir), manifest, **options)
+    # backends written before options existed keep working
+    model = (cls.load_backend(Path(model_dir), manifest, **options) if options
+             else cls.load_backend(Path(model_dir), manifest))
+    if manifest.get("preprocessing"):
+        model.preprocessing = Preprocessing.from_dict(manifest["preprocessing"])
+    return model

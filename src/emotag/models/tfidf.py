@@ -100,8 +100,7 @@ class TfidfLogRegClassifier(BaseEstimator, EmotionClassifier):
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         if not hasattr(self, "coef_"):
             raise EmotagNotFittedError("TfidfLogRegClassifier is not fitted; call fit first")
-        if isinstance(texts, str):
-            texts = [texts]
+        texts = self.preprocessing([texts] if isinstance(texts, str) else texts)
         logits = self._features(list(texts)) @ self.coef_.T + self.intercept_
         return sigmoid(logits)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +100,8 @@ def train_run(config: EmotagConfig, output_dir: Path, resume: bool = False) -> d
         timings["earlier_total_s"] = before.get("total_s", 0.0)
     else:
         model = build_model(config, train.label_names)
+        # the same rewrites as at inference (the model applies them when it scores)
+        train, dev = (replace(s, texts=model.preprocessing(s.texts)) for s in (train, dev))
         model.fit(train, dev, work_dir=output_dir, resume=resume)
         if ddp.is_main_process():
             save_model(model, output_dir)
