@@ -2,8 +2,9 @@
 # Re-create src/emotag/assets/default_model from the bundled data: the 3-layer MiniLM student distilled from
 # session 2's ensemble (TF-IDF, MiniLM and mpnet top-6; its probabilities on the training
 # texts are committed in results/ens3; student-l3) unless the run exists,
-# exported to ONNX int8, packaged, thresholds re-tuned on the int8 model's dev scores,
-# calibration refitted on them, model card written.
+# exported to ONNX int8 (static: activation scales calibrated on dev texts, so a text scores
+# the same alone or in any batch), packaged, thresholds re-tuned on the int8 model's dev
+# scores, calibration refitted on them, model card written.
 # Swaps the new folder in only when every step has succeeded.
 #
 #   scripts/make_default_model.sh [RUN_DIR [CONFIG]]   (default runs/student-l3)

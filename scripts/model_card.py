@@ -87,7 +87,8 @@ Per label (test):
   (head {config['train']['head_learning_rate']}), batches of {config['train']['batch_size']},
   loss {config['train']['loss']}, bf16 autocast, seed {config['train']['seed']};
   {run_log['timings']['train_s'] / 60:.0f} min of training on 2 CPU cores; {provenance}.
-- Export: `emotag export {a.run} --onnx --int8` (dynamic int8, per-channel weights), then
+- Export: `emotag export {a.run} --onnx --int8` (static int8: per-channel int8 weights,
+  activation scales calibrated on 400 dev texts, so scores do not depend on batch mates), then
   `emotag evaluate` of the packaged folder with `--retune-thresholds`. Export check:
   max |int8 - PyTorch| =
   {export.get('models', {}).get('int8', {}).get('max_abs_diff', 'n/a')} on 256 dev texts.

@@ -161,11 +161,11 @@ def test_packaged_folder_loads(exported: tuple[Path, dict], run_dir: Path,
         pred.model.fit(None)
 
 
-def test_package_copies_every_decision_file_and_run_settings(
+def test_package_copies_every_decision_file_and_preprocessing(
         exported: tuple[Path, dict], run_dir: Path, tmp_path: Path) -> None:
     """Regression: --package copied thresholds.json but not calibration.json (a packaged
     model served uncalibrated scores). Every file of DECISION_FILES the run has is copied,
-    a stale one in the target is removed, and the manifest's settings travel."""
+    a stale one in the target is removed, and the run's text preprocessing travels."""
     run = tmp_path / "run"
     shutil.copytree(run_dir, run)
     for name in sorted(DECISION_FILES - {"thresholds.json"}):
@@ -177,7 +177,7 @@ def test_package_copies_every_decision_file_and_run_settings(
     for name in DECISION_FILES:
         assert (pkg / name).read_bytes() == (run / name).read_bytes(), name
     packaged = json.loads((pkg / "emotag.json").read_text())
-    assert packaged["preprocessing"] == {"emoji": True} and packaged["model_type"] == "onnx"
+    assert packaged["preprocessing"]["emoji"] is True and packaged["model_type"] == "onnx"
     assert "transformer" not in packaged
     (run / "calibration.json").unlink()
     package_onnx_model(run, exported[0] / "model.onnx", pkg)
@@ -265,7 +265,9 @@ def test_custom_labels_export_with_data_and_package(custom_run: tuple[Path, dict
     np.testing.assert_allclose(packaged.predict_proba(texts), trained.predict_proba(texts),
                                atol=1e-4)
     np.testing.assert_allclose(packaged.thresholds, trained.thresholds, atol=1e-9)
-    assert packaged.predict(texts) == pytest.approx(trained.predict(texts), abs=1e-4)
+    for got, want in zip(packaged.predict(texts), trained.predict(texts), strict=True):
+        assert [x["label"] for x in got] == [x["label"] for x in want]
+        assert [x["score"] for x in got] == pytest.approx([x["score"] for x in want], abs=1e-4)
 
 
 def test_custom_labels_default_check_data_and_int8(custom_run: tuple[Path, dict],

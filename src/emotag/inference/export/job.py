@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from ...data.preprocess import Preprocessing
 from ...models.onnx import OnnxClassifier
 from .trace import temp_path, write_with_metadata
 
@@ -60,6 +61,7 @@ class ExportJob:
     num_threads: int | None
     metadata: dict[str, Any]
     check_texts: list[str]
+    preprocessing: Preprocessing = field(default_factory=Preprocessing)
     torch_check: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
     temps: list[Path] = field(default_factory=list)
 
@@ -75,8 +77,11 @@ class ExportJob:
         return self.output_dir / name
 
     def classifier(self, path: Path) -> OnnxClassifier:
-        return OnnxClassifier(path, self.output_dir, self.labels, self.max_length,
-                              self.num_threads)
+        """``path`` served as the packaged model will be (the run's text preprocessing)."""
+        clf = OnnxClassifier(path, self.output_dir, self.labels, self.max_length,
+                             self.num_threads)
+        clf.preprocessing = self.preprocessing
+        return clf
 
     def check(self, path: Path, repeats: int = 1) -> dict[str, Any]:
         """Probability differences from PyTorch on the check texts, and the time taken."""

@@ -94,7 +94,7 @@ def export_onnx(model_dir: Path, output_dir: Path | None = None, *, int8: bool =
                 META_MAX_LENGTH: int(clf.max_length), "emotag.version": __version__,
                 "emotag.source_run": str(model_dir.resolve())}
     job = ExportJob(output_dir, labels, int(clf.max_length), num_threads, metadata,
-                    list(check_texts))
+                    list(check_texts), preprocessing=clf.preprocessing)
     report: dict[str, Any] = {
         "model_dir": str(model_dir), "output_dir": str(output_dir), "opset": opset,
         "max_length": int(clf.max_length), "check_data": origin,

@@ -67,8 +67,8 @@ def quantized_nodes(model: Any) -> tuple[list[str], list[str]]:
 
 def calibration_feeds(clf: Any, texts: Sequence[str]) -> list[dict[str, np.ndarray]]:
     """One unpadded input dict per text, as :class:`~emotag.models.onnx.OnnxClassifier`
-    feeds its graph (the same tokenizer, truncation and input types)."""
-    enc, _ = clf.encode_texts(list(texts))
+    feeds its graph (the same preprocessing, tokenizer, truncation and input types)."""
+    enc, _ = clf.encode_texts(clf.preprocessing(list(texts)))
     keys = [k for k in enc if k in clf.input_types_]
     return [clf.feeds({k: [enc[k][i]] for k in keys}) for i in range(len(texts))]
 
