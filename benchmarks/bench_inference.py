@@ -10,7 +10,7 @@ baseline p50 / p50 (both >1 = faster than the baseline).
 Variants: ``emotag.load()`` (the shipped ONNX int8 model, through ``predict_proba``); the
 PyTorch fp32 pipeline (``--torch-model``, the trained MiniLM's HF folder); ONNX fp32 and ONNX
 int8 from ``--onnx-dir`` (``emotag export`` output); the ONNX Runtime transformers optimizer's
-fused graph, fp32 and int8 (made here from ``model.onnx`` into a temp folder); and an
+fused graph, fp32 and static int8 (made here from ``model.onnx`` into a temp folder); and an
 all-mpnet-base-v2 (bert-base size) classifier with a fresh 28-label head through a pipeline,
 on ``--n-slow`` texts since it is slow. ``max |d|`` is the largest score difference from the
 baseline on the same texts (int8 variants: quantization; mpnet: an untrained head, not
@@ -122,11 +122,15 @@ def onnx_fn(file: Path, tokenizer_dir: Path, labels: list[str], threads: int,
     return lambda texts: clf.predict_proba(texts, batch_size=batch)
 
 
-def fused_graphs(onnx_dir: Path, torch_dir: Path | None, work: Path) -> dict[str, Path]:
-    """The optimizer's fused fp32 graph and its dynamic int8 copy (per-channel weights)."""
+def fused_graphs(onnx_dir: Path, torch_dir: Path | None, work: Path, labels: list[str]
+                 ) -> dict[str, Path]:
+    """The optimizer's fused fp32 graph and its static int8 copy (per-channel weights,
+    activation scales from 200 dev texts), as ``emotag export`` quantizes."""
     import json
 
     from emotag.inference.export import optimize_graph, quantize_int8
+    from emotag.inference.export.quantize import calibration_feeds
+    from emotag.models.onnx import OnnxClassifier
 
     config_dir = torch_dir if torch_dir is not None else onnx_dir
     config = json.loads((config_dir / "config.json").read_text()) \
@@ -136,7 +140,9 @@ def fused_graphs(onnx_dir: Path, torch_dir: Path | None, work: Path) -> dict[str
     optimize_graph(onnx_dir / "model.onnx", fused, num_heads=config["num_attention_heads"],
                    hidden_size=config["hidden_size"])
     fused_int8 = work / "model.opt.int8.onnx"
-    quantize_int8(fused, fused_int8, per_channel=True)
+    clf = OnnxClassifier(fused, onnx_dir, label_names=labels, max_length=MAX_LENGTH)
+    feeds = calibration_feeds(clf, load_goemotions()["dev"].texts[:200])
+    quantize_int8(fused, fused_int8, feeds, per_channel=True)
     return {"ONNX fused fp32": fused, "ONNX fused + int8": fused_int8}
 
 
@@ -186,6 +192,9 @@ def main() -> None:
                          f"{DEFAULT_ONNX}; '' skips)")
     ap.add_argument("--no-fused", action="store_true", help="skip the optimizer variants")
     ap.add_argument("--no-mpnet", action="store_true", help="skip the mpnet pipeline")
+    ap.add_argument("--compare", action="append", default=[], metavar="MODEL_DIR",
+                    help="also time emotag.load(MODEL_DIR) the same way, right after the "
+                         "shipped model (e.g. a previous default model; repeatable)")
     a = ap.parse_args()
 
     import torch
@@ -214,6 +223,10 @@ def main() -> None:
         notes.append("no --torch-model folder: no baseline, ratios skipped")
     rows.append(measure("emotag.load() shipped int8", shipped.predict_proba, texts,
                         texts[:lat_n], note=str(shipped.path)))
+    for folder in a.compare:
+        other = emotag.load(folder, num_threads=threads)
+        rows.append(measure(f"emotag.load({Path(folder).name})", other.predict_proba, texts,
+                            texts[:lat_n], note=str(other.path)))
     onnx_dir = optional_dir(a.onnx_dir, DEFAULT_ONNX, "model.onnx")
     if onnx_dir is not None:
         for name, file in (("ONNX fp32", "model.onnx"), ("ONNX int8", "model.int8.onnx")):
@@ -226,7 +239,7 @@ def main() -> None:
         if not a.no_fused:
             with tempfile.TemporaryDirectory() as work:
                 try:
-                    graphs = fused_graphs(onnx_dir, torch_dir, Path(work))
+                    graphs = fused_graphs(onnx_dir, torch_dir, Path(work), labels)
                 except Exception as e:  # the optimizer is optional tooling; report and go on
                     notes.append(f"fused graph not built: {type(e).__name__}: {e}")
                     graphs = {}

@@ -4,7 +4,7 @@
 # texts are committed in results/ens3; student-l3) unless the run exists,
 # exported to ONNX int8 (static: activation scales calibrated on dev texts, so a text scores
 # the same alone or in any batch), packaged, thresholds re-tuned on the int8 model's dev
-# scores, calibration refitted on them, model card written.
+# scores, calibration refitted on them, group thresholds tuned, model card written.
 # Swaps the new folder in only when every step has succeeded.
 #
 #   scripts/make_default_model.sh [RUN_DIR [CONFIG]]   (default runs/student-l3)
@@ -19,6 +19,10 @@ rm -rf "$NEW"
 emotag export "$RUN" --onnx --int8 --output "$RUN/onnx-export" --package "$NEW"
 emotag evaluate "$NEW" --retune-thresholds --output "$NEW"
 emotag calibrate "$NEW"   # Platt on the int8 model's own dev scores; decisions unchanged
+# Ekman/sentiment group thresholds on the calibrated dev scores (group_thresholds.json)
+python -c "import sys, emotag; from emotag.data.datasets import load_goemotions; \
+from emotag.inference.groups import tune_model_groups; dev = load_goemotions()['dev']; \
+tune_model_groups(emotag.load(sys.argv[1]), dev.texts, dev.labels)" "$NEW"
 python scripts/model_card.py "$NEW" --run "$RUN" --config "$CONFIG"
 rm -rf "$NEW/predictions"   # 1.2 MB of scores: kept in the run folder, not shipped
 rm -rf src/emotag/assets/default_model.old

@@ -344,3 +344,19 @@ def test_resume_ignores_what_evaluate_and_export_add_to_the_model_folder(
     (run / "thresholds.json").write_text(json.dumps(thresholds) + "\n")  # same values, new bytes
     with pytest.raises(ResumeError, match="the model"):
         score_file(emotag.load(run), src, out, resume=True, show_progress=False)
+
+
+def test_score_columns_check_the_taxonomy_against_the_model_labels() -> None:
+    """Batch scoring asks the one taxonomy check (inference.groups.check_taxonomy) before
+    anything is written: an unknown name, or a grouping the labels do not cover."""
+    from types import SimpleNamespace
+
+    from emotag.errors import TaxonomyError
+    from emotag.inference.streaming import output_label_names
+
+    custom = SimpleNamespace(labels=["frustrated", "urgent", "grateful"])
+    assert output_label_names(custom, "goemotions") == custom.labels
+    with pytest.raises(TaxonomyError, match="groups GoEmotions labels"):
+        output_label_names(custom, "ekman")
+    with pytest.raises(TaxonomyError, match="unknown taxonomy 'plutchik'"):
+        output_label_names(custom, "plutchik")

@@ -69,6 +69,33 @@ def test_calibrate_run_writes_json_and_plot(tmp_path: Path) -> None:
     assert n.sum() == p_test.size and len(mp) == len(freq)
 
 
+def test_calibrate_command_reads_the_run_config_as_evaluate_does(tmp_path: Path) -> None:
+    """`emotag calibrate` goes through the shared evaluation config: the run's own files, and
+    a training setting a later emotag dropped does not stop it."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from emotag.cli.app import app
+
+    rows = [("glad", "a"), ("sad", "b"), ("both", "a,b"), ("odd", "c")] * 5
+    data = tmp_path / "dev.csv"
+    data.write_text("text,labels\n" + "".join(f"{t},\"{lab}\"\n" for t, lab in rows),
+                    encoding="utf-8")
+    run = tmp_path / "run"
+    (run / "predictions").mkdir(parents=True)
+    (run / "train_config.json").write_text(json.dumps({
+        "data": {"dataset": "files", "train_file": str(data), "validation_file": str(data),
+                 "label_names": ["a", "b", "c"]},
+        "train": {"a_setting_no_longer_known": 1}}), encoding="utf-8")
+    probs = np.random.default_rng(0).uniform(size=(len(rows), 3)).astype(np.float32)
+    np.save(run / "predictions" / "dev_probs.npy", probs)
+    result = CliRunner().invoke(app, ["calibrate", str(run)])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    assert "dev: ECE" in result.output
+    PlattCalibrator.load(run / "calibration.json", ["a", "b", "c"])
+
+
 def test_predictor_serves_calibrated_scores_with_the_same_decisions(tmp_path: Path) -> None:
     import shutil
 

@@ -77,3 +77,10 @@ def test_error_lines_do_not_read_user_text_as_markup(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1
     assert "[red]x[/red].csv" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_unknown_taxonomy_is_a_usage_error_before_any_scoring() -> None:
+    """One check for --taxonomy (cli.predict.check_taxonomy_option), shared with evaluate."""
+    result = runner.invoke(app, ["predict", "hi", "--taxonomy", "plutchik"])
+    assert result.exit_code == 2
+    assert "'plutchik'" in result.output and "expected one of" in result.output

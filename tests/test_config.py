@@ -253,3 +253,29 @@ def test_label_names_are_checked(value, needle):
 def test_label_names_only_for_user_files():
     with pytest.raises(ConfigError, match="dataset='files' only"):
         load_config(overrides=["data.label_names=[a, b]"])
+
+
+# --------------------------------------------------------------------------- module split
+def test_loading_is_reexported_from_config():
+    """The YAML loading lives in emotag.config_loading; emotag.config still offers it."""
+    import emotag.config
+    import emotag.config_loading
+
+    assert emotag.config.load_config is emotag.config_loading.load_config
+    assert emotag.config.resolve_config is emotag.config_loading.resolve_config
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        emotag.config.nope  # noqa: B018
+
+
+@pytest.mark.parametrize("first", ["emotag.config_loading", "emotag.config"])
+def test_either_config_module_imports_first(first):
+    """No import cycle: whichever of the two is imported first, both work."""
+    import subprocess
+    import sys
+
+    code = (f"import {first}; from emotag.config import load_config, EmotagConfig; "
+            "from emotag.config_loading import resolve_config; "
+            "assert isinstance(load_config('tfidf'), EmotagConfig); print('ok')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "ok"

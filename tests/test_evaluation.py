@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from emotag.errors import ConfigError, DataError
 from emotag.evaluation.metrics import (
     AVERAGES,
     bootstrap_intervals,
@@ -226,9 +227,9 @@ def test_bootstrap_of_perfect_decisions_and_of_plain_labels():
 
 def test_bootstrap_refuses_bad_input():
     y, pred = random_case(50)
-    with pytest.raises(ValueError, match=r"must both be \(n_rows, 28\)"):
+    with pytest.raises(DataError, match=r"must both be \(n_rows, 28\)"):
         bootstrap_intervals(y, pred[:, :27], LABELS)
-    with pytest.raises(ValueError, match="n_resamples=0"):
+    with pytest.raises(ConfigError, match="n_resamples=0"):
         bootstrap_intervals(y, pred, LABELS, n_resamples=0)
-    with pytest.raises(ValueError, match="no rows"):
+    with pytest.raises(DataError, match="no rows"):
         bootstrap_intervals(y[:0], pred[:0], LABELS)

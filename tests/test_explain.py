@@ -14,6 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from emotag.cli.app import app
+from emotag.errors import ConfigError, DataError
 from emotag.inference.explain import (
     explain,
     label_explanation,
@@ -78,7 +79,7 @@ def test_occlusion_reuses_given_scores_and_caps_words() -> None:
     assert [w.token for w in words] == ["good", "a"]
     assert len(scorer.calls[0]) == 2  # only the two variants, not the full text again
     np.testing.assert_allclose(weights[:, 0], [0.1, 0.0])
-    with pytest.raises(ValueError, match="max_words"):
+    with pytest.raises(ConfigError, match="max_words"):
         occlusion(scorer, ["x"], max_words=0)
 
 
@@ -109,9 +110,9 @@ def test_explain_defaults_to_predicted_labels_in_any_taxonomy(predictor: Predict
         assert list(result) == [x["label"] for x in row]
         assert all(len(words) <= 4 for words in result.values())
     assert "joy" in taxonomy_names(predictor, "ekman")
-    with pytest.raises(ValueError, match="unknown label 'gratitude'"):
+    with pytest.raises(DataError, match="unknown label 'gratitude'"):
         explain(predictor, ["hi"], [["gratitude"]], taxonomy="ekman")
-    with pytest.raises(ValueError, match="1 label lists for 2 texts"):
+    with pytest.raises(DataError, match="1 label lists for 2 texts"):
         explain(predictor, ["a", "b"], [["joy"]])
 
 

@@ -17,7 +17,7 @@ from conftest import WORDS, tiny_overrides
 from emotag.cli.app import app
 from emotag.config import load_config
 from emotag.data.datasets import load_goemotions, load_splits
-from emotag.errors import EmotagError, ModelFormatError
+from emotag.errors import DataError, EmotagError, ModelFormatError
 from emotag.inference.export import export_onnx, package_onnx_model
 from emotag.models.base import DECISION_FILES
 from emotag.models.onnx import META_LABELS, META_THRESHOLDS, OnnxClassifier, read_metadata
@@ -290,5 +290,5 @@ def test_custom_labels_data_with_other_labels_is_an_error(custom_run: tuple[Path
     bad.write_text("text,labels\nhappy glad,joy\n", encoding="utf-8")
     result = runner.invoke(app, ["export", str(run), "--onnx", "--no-int8", "--no-optimize",
                                  "--data", str(bad), "--output", str(tmp_path / "o")])
-    assert result.exit_code == 1
-    assert "bad.csv" in result.output and "joy" in result.output
+    assert result.exit_code == 1 and isinstance(result.exception, DataError)
+    assert "bad.csv, line 2" in str(result.exception) and "'joy'" in str(result.exception)

@@ -7,7 +7,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from emotag.errors import DataError, TaxonomyError
+from emotag.errors import ConfigError, DataError, TaxonomyError
 from emotag.labels import (
     GOEMOTIONS_LABELS,
     NEUTRAL,
@@ -143,6 +143,8 @@ def test_group_matrix_max_for_probabilities():
     np.testing.assert_allclose(g["fear"], [0.01, 0.45])
     np.testing.assert_allclose(g["neutral"], [0.01, 0.9])
     np.testing.assert_allclose(g["disgust"], [0.01, 0.01])
+    with pytest.raises(ConfigError, match="reduce='mean'; expected 'any' or 'max'"):
+        group_matrix(p, LABELS, "ekman", reduce="mean")
     # "any" on the same probabilities would turn every group on: max keeps the scores
     any_out, _ = group_matrix(p, LABELS, "ekman")
     assert set(np.unique(any_out)) == {1.0}

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from emotag.config import TrainConfig
+from emotag.errors import ConfigError
 from emotag.training.losses import (
     asymmetric_loss,
     build_loss,
@@ -61,7 +62,7 @@ def test_label_smoothing_moves_targets_towards_one_half() -> None:
 
 
 def test_weighted_bce_needs_the_training_labels() -> None:
-    with pytest.raises(ValueError, match="pos_weight"):
+    with pytest.raises(ConfigError, match="weighted_bce needs the training labels"):
         build_loss(TrainConfig(loss="weighted_bce"))
 
 

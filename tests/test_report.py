@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import precision_recall_fscore_support, roc_auc_score
 
+from emotag.errors import DataError
 from emotag.evaluation.plots import cooccurrence_matrix, label_confusion_matrix
 from emotag.evaluation.report import (
     classification_report_table,
@@ -228,7 +229,7 @@ def test_dev_only_without_history_skips_loss(tmp_path: Path) -> None:
 def test_shape_mismatch_raises_and_writes_nothing(tmp_path: Path) -> None:
     metrics, probabilities, targets = _make_inputs(("dev",))
     probabilities["dev"] = probabilities["dev"][:, :5]
-    with pytest.raises(ValueError, match="shape"):
+    with pytest.raises(DataError, match="shape"):  # an emotag.errors class, not a bare ValueError
         write_report(tmp_path, metrics, probabilities, targets)
     assert list(tmp_path.iterdir()) == []
 

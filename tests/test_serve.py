@@ -376,6 +376,13 @@ def test_batcher_merges_queued_requests_in_order() -> None:
     assert batcher.batches == 3
 
 
+def test_batcher_rejects_an_empty_batch_size_with_a_config_error() -> None:
+    from emotag.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="max_batch_texts=0; expected at least 1"):
+        MicroBatcher(FakeModel().predict_proba, max_batch_texts=0)
+
+
 def test_batcher_without_batching_scores_one_request_per_call() -> None:
     model = FakeModel(delay=0.02)
     batcher = MicroBatcher(model.predict_proba, enabled=False)

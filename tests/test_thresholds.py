@@ -9,7 +9,7 @@ import pytest
 from sklearn.base import clone
 from sklearn.metrics import f1_score
 
-from emotag.errors import ModelFormatError, NotFittedError
+from emotag.errors import ConfigError, DataError, ModelFormatError, NotFittedError
 from emotag.evaluation.thresholds import (
     DEFAULT_GRID,
     ThresholdTuner,
@@ -98,11 +98,12 @@ def test_predict_before_fit_raises_not_fitted():
 
 def test_fit_rejects_bad_input():
     probs, y = separable(50)
-    with pytest.raises(ValueError, match="strategy"):
+    # emotag.errors classes (still ValueErrors, as scikit-learn's parameter checks raise)
+    with pytest.raises(ConfigError, match="strategy"):
         ThresholdTuner(strategy="bogus").fit(probs, y)
-    with pytest.raises(ValueError, match="shape"):
+    with pytest.raises(DataError, match="shape"):
         ThresholdTuner().fit(probs, y[:, :2])
-    with pytest.raises(ValueError, match="shape"):
+    with pytest.raises(DataError, match="shape"):
         ThresholdTuner().fit(probs[:, 0], y[:, 0])
 
 
@@ -215,7 +216,7 @@ def test_to_dict_needs_matching_label_count():
     probs, y = separable(100)
     t = ThresholdTuner(strategy="fixed").fit(probs, y)
     assert t.to_dict(NAMES) == {"low": 0.5, "mid": 0.5, "high": 0.5}
-    with pytest.raises(ValueError, match="2 label names for 3 thresholds"):
+    with pytest.raises(DataError, match="2 label names for 3 thresholds"):
         t.to_dict(NAMES[:2])
 
 
@@ -322,7 +323,7 @@ def test_group_weight_zero_or_no_groups_changes_nothing():
         ThresholdTuner(group_weight=0.0, groups=[[[0, 1], [2]]]).fit(probs, y).thresholds_, plain)
     np.testing.assert_array_equal(ThresholdTuner(group_weight=1.0).fit(probs, y).thresholds_,
                                   plain)
-    with pytest.raises(ValueError, match="group_weight=-1"):
+    with pytest.raises(ConfigError, match="group_weight=-1"):
         ThresholdTuner(group_weight=-1.0, groups=[[[0]]]).fit(probs, y)
 
 

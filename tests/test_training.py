@@ -154,18 +154,16 @@ def test_half_written_checkpoint_is_ignored(tmp_path: Path) -> None:
     assert not partial.exists()
 
 
-def test_evaluate_command_recomputes_the_report(trained_run: Path, tiny_data: Path,
-                                                tmp_path: Path) -> None:
-    # evaluate reads the bundled data by default; point it at the tiny copy
-    import os
-
-    os.environ["EMOTAG_DATA_DIR"] = str(tiny_data)
-    try:
-        result = runner.invoke(app, ["evaluate", str(trained_run), "--split", "test",
-                                     "--output", str(tmp_path / "ev")])
-    finally:
-        del os.environ["EMOTAG_DATA_DIR"]
+def test_evaluate_command_recomputes_the_report(trained_run: Path, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    # evaluate scores the data the run was trained on: its train_config.json names the tiny
+    # copy (data.data_dir), so no environment variable points it there
+    monkeypatch.delenv("EMOTAG_DATA_DIR", raising=False)
+    result = runner.invoke(app, ["evaluate", str(trained_run), "--split", "test",
+                                 "--output", str(tmp_path / "ev")])
     assert result.exit_code == 0, result.output + repr(result.exception)
+    data = json.loads((tmp_path / "ev" / "metrics.json").read_text())["data"]
+    assert data["config"] == str(trained_run / "train_config.json")
     again = json.loads((tmp_path / "ev" / "metrics.json").read_text())["splits"]["test"]
     first = json.loads((trained_run / "metrics.json").read_text())["splits"]["test"]
     for avg in ("micro", "macro", "weighted", "samples"):

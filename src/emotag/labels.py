@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .errors import DataError, TaxonomyError
+from .errors import ConfigError, DataError, TaxonomyError
 from .resources import goemotions_dir
 
 if TYPE_CHECKING:
@@ -129,7 +129,7 @@ def group_matrix(
     score is its most likely member's score).
     """
     if reduce not in ("any", "max"):
-        raise ValueError(f"reduce={reduce!r}; expected 'any' or 'max'")
+        raise ConfigError(f"reduce={reduce!r}; expected 'any' or 'max'")
     names = list(taxonomy_groups(taxonomy))
     out = np.zeros((matrix.shape[0], len(names)), dtype=matrix.dtype)
     for j, cols in enumerate(group_columns(label_names, taxonomy)):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -20,15 +19,12 @@ def calibrate_command(
     Decisions do not change (the per-label map is increasing); scores served by
     `emotag predict` and `emotag.load()` become calibrated.
     """
-    from ..config import EmotagConfig
-    from ..data.datasets import load_splits
     from ..evaluation.calibration import calibrate_run
-    from ..training.pipeline import CONFIG_FILE
+    from ..training.evaluation_run import evaluation_config, evaluation_splits
 
-    cfg_file = run_dir / CONFIG_FILE
-    cfg = (EmotagConfig.from_dict(json.loads(cfg_file.read_text(encoding="utf-8")))
-           if cfg_file.is_file() else EmotagConfig())
-    splits = load_splits(cfg.data)
+    # the data the run was trained and tuned on, read as `emotag evaluate` reads it
+    cfg, _ = evaluation_config(run_dir)
+    splits = evaluation_splits(cfg)
     ece = calibrate_run(run_dir, {s: splits[s].labels for s in ("dev", "test") if s in splits},
                         splits["dev"].label_names)
     for split, v in ece.items():

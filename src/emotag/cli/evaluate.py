@@ -57,14 +57,11 @@ def evaluate_command(
 ) -> None:
     """Recompute metrics.json, report.md/html and plots for a saved model, on the data it was
     trained on (its train_config.json) or on --data FILE."""
-    from ..labels import TAXONOMIES
     from ..models.base import EVALUATION_DIR, read_manifest
     from ..training.evaluation_run import evaluate_saved, evaluate_taxonomy, evaluation_config
-    from .predict import check_taxonomy_option
+    from .predict import check_taxonomy_name, check_taxonomy_option
 
-    if taxonomy not in TAXONOMIES:
-        raise typer.BadParameter(f"{taxonomy!r}; expected one of {', '.join(TAXONOMIES)}",
-                                 param_hint="--taxonomy")
+    check_taxonomy_name(taxonomy)
     if taxonomy != "goemotions" and data is None:
         raise typer.BadParameter("scores a --data file whose labels are the taxonomy's group "
                                  "names; give --data FILE", param_hint="--taxonomy")

@@ -99,9 +99,6 @@ def predict_command(
     """Print the emotions above the model's thresholds, with scores; or, with --output, write
     every input row plus its scores to a file (streamed, resumable with --resume)."""
     model_path, items = _split_model_and_texts(model_dir, list(texts or []))
-    if taxonomy not in TAXONOMIES:
-        raise typer.BadParameter(f"{taxonomy!r}; expected one of {', '.join(TAXONOMIES)}",
-                                 param_hint="--taxonomy")
     check_taxonomy_option(model_path, taxonomy)
     if engine != "local" or any(v is not None for v in (ray_address, num_actors,
                                                          threads_per_actor, batch_size)):
@@ -173,10 +170,19 @@ def _looks_like_path(arg: str) -> bool:
     return "/" in arg or "\\" in arg
 
 
+def check_taxonomy_name(taxonomy: str) -> None:
+    """``--taxonomy`` names one of :data:`~emotag.labels.TAXONOMIES` (a usage error, exit
+    code 2, otherwise)."""
+    if taxonomy not in TAXONOMIES:
+        raise typer.BadParameter(f"{taxonomy!r}; expected one of {', '.join(TAXONOMIES)}",
+                                 param_hint="--taxonomy")
+
+
 def check_taxonomy_option(model_dir: Path | None, taxonomy: str) -> None:
-    """A grouping the model's labels do not cover (``--taxonomy ekman`` for a model with
-    custom labels) is a usage error: one line on stderr and exit code 2, before any model is
-    loaded or any output written."""
+    """An unknown taxonomy, or a grouping the model's labels do not cover (``--taxonomy
+    ekman`` for a model with custom labels), is a usage error: one line on stderr and exit
+    code 2, before any model is loaded or any output written."""
+    check_taxonomy_name(taxonomy)
     if taxonomy == "goemotions":
         return
     from ..errors import TaxonomyError

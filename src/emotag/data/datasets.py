@@ -21,7 +21,7 @@ from ..errors import ChecksumError, DataError, DataWarning
 from ..labels import GOEMOTIONS_LABELS, encode
 from ..resources import goemotions_dir
 from ..utils.files import sha256_file
-from .tables import MISSING, Chunk, iter_chunks
+from .tables import MISSING, iter_chunks
 
 READ_CHUNK_ROWS = 50_000
 
@@ -145,15 +145,7 @@ def read_records(path: Path) -> list[dict[str, Any]]:
     """Rows of a csv, tsv, jsonl or parquet file as dicts, read by the one table reader
     (:func:`emotag.data.tables.iter_chunks`)."""
     return [rec for chunk in iter_chunks(Path(path), READ_CHUNK_ROWS)
-            for rec in _chunk_records(chunk)]
-
-
-def _chunk_records(chunk: Chunk) -> list[dict[str, Any]]:
-    if chunk.records is not None:
-        return chunk.records
-    if chunk.frame is not None:
-        return chunk.frame.to_dict("records")
-    return chunk.table.to_pylist()
+            for rec in chunk.as_records()]
 
 
 def parse_label_cell(value: Any, label_names: Sequence[str] | None, *, path: str,

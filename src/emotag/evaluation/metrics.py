@@ -20,6 +20,7 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
+from ..errors import ConfigError, DataError
 from ..labels import GROUPINGS, group_matrix, has_taxonomies
 from .thresholds import f1_from_counts
 
@@ -106,13 +107,13 @@ def bootstrap_intervals(y: np.ndarray, pred: np.ndarray, label_names: Sequence[s
     y = np.asarray(y).astype(bool)
     pred = np.asarray(pred).astype(bool)
     if y.shape != pred.shape or y.ndim != 2 or y.shape[1] != len(label_names):
-        raise ValueError(f"targets {y.shape} and decisions {pred.shape} must both be "
-                         f"(n_rows, {len(label_names)})")
+        raise DataError(f"targets {y.shape} and decisions {pred.shape} must both be "
+                        f"(n_rows, {len(label_names)})")
     if len(y) == 0:
-        raise ValueError("no rows to resample")
+        raise DataError("no rows to resample: the split is empty")
     if n_resamples < 1 or not 0 < confidence < 1:
-        raise ValueError(f"n_resamples={n_resamples} must be >= 1 and confidence={confidence} "
-                         "between 0 and 1")
+        raise ConfigError(f"n_resamples={n_resamples} must be >= 1 and confidence={confidence} "
+                          "between 0 and 1")
     rng = np.random.default_rng(seed)
     counts = rng.multinomial(len(y), np.full(len(y), 1 / len(y)), size=n_resamples)
     counts = counts.astype(np.float64)                       # (B, n): how often each row is drawn

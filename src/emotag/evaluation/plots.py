@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import DataError
+
 DPI = 100
 PLOT_TITLES = {
     "per_label_f1.png": "Per-label F1, threshold 0.5 vs tuned",
@@ -182,8 +184,8 @@ def _plot_loss(plt: ModuleType, log_history: Sequence[Mapping[str, Any]]) -> byt
 def _check_arrays(split: str, probs: Any, targets: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
     p, y = np.asarray(probs, dtype=np.float64), np.asarray(targets)
     if p.ndim != 2 or p.shape[1] != n or y.shape != p.shape:
-        raise ValueError(f"split {split!r}: expected probabilities and targets of shape "
-                         f"(n, {n}), got {p.shape} and {y.shape}")
+        raise DataError(f"split {split!r}: expected probabilities and targets of shape "
+                        f"(n, {n}), got {p.shape} and {y.shape}")
     return p, y.astype(bool)
 
 

@@ -16,6 +16,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from ..config import THRESHOLD_STRATEGIES, ThresholdConfig
+from ..errors import ConfigError, DataError
 from ..errors import NotFittedError as EmotagNotFittedError
 from ..inference.decision_files import read_thresholds, thresholds_from_mapping
 from ..utils.files import atomic_write_json
@@ -182,13 +183,13 @@ class ThresholdTuner(BaseEstimator):
     def fit(self, probs: np.ndarray, y: np.ndarray) -> ThresholdTuner:
         """Choose thresholds from dev ``probs`` (n, L) and multi-hot targets ``y`` (n, L)."""
         if self.strategy not in THRESHOLD_STRATEGIES:
-            raise ValueError(f"strategy={self.strategy!r}; expected one of "
-                             f"{', '.join(THRESHOLD_STRATEGIES)}")
+            raise ConfigError(f"strategy={self.strategy!r}; expected one of "
+                              f"{', '.join(THRESHOLD_STRATEGIES)}")
         probs = np.asarray(probs, dtype=np.float64)
         y = np.asarray(y)
         if probs.shape != y.shape or probs.ndim != 2:
-            raise ValueError(f"probs {probs.shape} and targets {y.shape} must be the same "
-                             "(n_samples, n_labels) shape")
+            raise DataError(f"probs {probs.shape} and targets {y.shape} must be the same "
+                            "(n_samples, n_labels) shape")
         grid = np.asarray(self.grid if self.grid is not None else DEFAULT_GRID, dtype=np.float64)
         n_labels = probs.shape[1]
         self.n_features_in_ = n_labels
@@ -213,7 +214,7 @@ class ThresholdTuner(BaseEstimator):
             per_label = w * per_label + (1 - w) * global_t
             shrink = (global_t, w)
         if self.group_weight < 0:
-            raise ValueError(f"group_weight={self.group_weight}; expected 0 or more")
+            raise ConfigError(f"group_weight={self.group_weight}; expected 0 or more")
         if self.group_weight > 0 and self.groups:
             per_label = retune_for_groups(probs, y, per_label, self.groups, self.group_weight,
                                           grid, shrink=shrink)
@@ -243,7 +244,7 @@ class ThresholdTuner(BaseEstimator):
     def to_dict(self, label_names: Sequence[str]) -> dict[str, float]:
         t = self._fitted()
         if len(label_names) != len(t):
-            raise ValueError(f"{len(label_names)} label names for {len(t)} thresholds")
+            raise DataError(f"{len(label_names)} label names for {len(t)} thresholds")
         return {name: round(float(v), 6) for name, v in zip(label_names, t, strict=True)}
 
     def save(self, path: Path, label_names: Sequence[str]) -> None:

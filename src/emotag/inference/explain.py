@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..errors import ConfigError, DataError
+
 if TYPE_CHECKING:
     from .predictor import Predictor
 
@@ -60,7 +62,7 @@ def occlusion(score_fn: ScoreFn, texts: Sequence[str], *, full_scores: np.ndarra
     repeated word next to itself) are scored once.
     """
     if max_words < 1:
-        raise ValueError(f"max_words={max_words}; expected at least 1")
+        raise ConfigError(f"max_words={max_words}; expected at least 1")
     texts = list(texts)
     words = [split_words(t)[:max_words] for t in texts]
     variant_index: dict[str, int] = {}
@@ -127,13 +129,14 @@ def explain(predictor: Predictor, texts: Sequence[str],
     if labels is None:
         labels = [[x["label"] for x in row] for row in predictor.predict(texts, taxonomy=taxonomy)]
     if len(labels) != len(texts):
-        raise ValueError(f"{len(labels)} label lists for {len(texts)} texts")
+        raise DataError(f"{len(labels)} label lists for {len(texts)} texts; expected one "
+                        "list of labels to explain per text")
     names = taxonomy_names(predictor, taxonomy)
     column = {name: j for j, name in enumerate(names)}
     for row in labels:
         for name in row:
             if name not in column:
-                raise ValueError(f"unknown label {name!r} for taxonomy {taxonomy!r}; "
+                raise DataError(f"unknown label {name!r} for taxonomy {taxonomy!r}; "
                                  f"expected one of {', '.join(names)}")
     per_text = occlusion(taxonomy_scorer(predictor, taxonomy), texts, max_words=max_words)
     return [{name: label_explanation(ws, weights, column[name], top_n) for name in row}

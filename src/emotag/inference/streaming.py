@@ -234,13 +234,11 @@ def model_fingerprint(predictor: Any) -> dict[str, Any]:
 
 def output_label_names(predictor: Any, taxonomy: str) -> list[str]:
     """The names of the score columns: the model's labels, or the taxonomy's groups."""
-    from ..errors import ConfigError
-    from ..labels import TAXONOMIES
+    from .groups import check_taxonomy
 
+    check_taxonomy(taxonomy, predictor.labels)  # a TaxonomyError before anything is written
     if taxonomy == "goemotions":
         return list(predictor.labels)
-    if taxonomy not in TAXONOMIES:
-        raise ConfigError(f"taxonomy={taxonomy!r}; expected one of {', '.join(TAXONOMIES)}")
     return list(predictor.group_scores(np.zeros((1, len(predictor.labels))), taxonomy)[1])
 
 

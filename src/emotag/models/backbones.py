@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ChecksumError, MissingDependencyError
-from ..utils.files import sha256_file
+from ..utils.files import replace_dir, sha256_file
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,7 @@ def _mpnet_folder() -> Path:
     shutil.rmtree(tmp, ignore_errors=True)
     with zipfile.ZipFile(zip_path) as zf:
         zf.extractall(tmp)
-    os.replace(tmp / "all-mpnet-base-v2", target)
+    replace_dir(tmp / "all-mpnet-base-v2", target)  # also over a half-unpacked old copy
     shutil.rmtree(tmp, ignore_errors=True)
     zip_path.unlink()
     return target

@@ -183,7 +183,7 @@ def backend_class(model_type: str) -> type[EmotionClassifier] | None:
     from ..extras import requires
 
     module, name = _BACKENDS[model_type]
-    with requires(f"a {model_type!r} model"):  # e.g. tfidf without scikit-learn: name the extra
+    with requires(f"loading a model of type {model_type!r}"):  # e.g. tfidf without sklearn
         return getattr(importlib.import_module(f"{__package__}.{module}"), name)
 
 

@@ -127,8 +127,7 @@ class EnsembleClassifier(EmotionClassifier):
         shutil.rmtree(tmp, ignore_errors=True)
         entries = []
         for i, (member, weight) in enumerate(zip(self.members, weights, strict=True)):
-            source = (str(member) if isinstance(member, str | Path)
-                      else getattr(member, "source_", type(member).__name__))
+            source = str(member) if isinstance(member, str | Path) else type(member).__name__
             name = f"{i}-{re.sub(r'[^A-Za-z0-9_.-]+', '-', Path(source).name) or 'member'}"
             if isinstance(member, str | Path):
                 _copy_model(Path(member), tmp / name)

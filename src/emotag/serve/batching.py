@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import ConfigError
+
 log = logging.getLogger(__name__)
 
 ScoreFn = Callable[[list[str]], np.ndarray]
@@ -61,7 +63,7 @@ class MicroBatcher:
                  max_wait_ms: float = 2.0, on_batch: Callable[[int], None] | None = None
                  ) -> None:
         if max_batch_texts < 1:
-            raise ValueError(f"max_batch_texts={max_batch_texts}; expected at least 1")
+            raise ConfigError(f"max_batch_texts={max_batch_texts}; expected at least 1")
         self.score_fn = score_fn
         self.enabled = enabled
         self.max_batch_texts = max_batch_texts

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from ..config import TrainConfig
+from ..errors import ConfigError
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -69,7 +70,8 @@ def build_loss(cfg: TrainConfig, train_labels: np.ndarray | None = None) -> Loss
         return lambda x, y: F.binary_cross_entropy_with_logits(x, smooth(y, eps))
     if cfg.loss == "weighted_bce":
         if train_labels is None:
-            raise ValueError("weighted_bce needs the training labels to compute pos_weight")
+            raise ConfigError("train.loss=weighted_bce needs the training labels to compute "
+                              "pos_weight")
         pw = pos_weight_from_labels(train_labels, cfg.pos_weight_power)
         return lambda x, y: F.binary_cross_entropy_with_logits(
             x, smooth(y, eps), pos_weight=pw.to(x.device))

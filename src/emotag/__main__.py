@@ -1,0 +1,5 @@
+"""``python -m emotag``: the same command line as ``emotag``."""
+
+from .cli.app import main
+
+main()
