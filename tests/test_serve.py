@@ -720,6 +720,22 @@ def test_workers_get_the_token_in_their_environment_not_argv(
     assert TOKEN not in spec.to_json() and ServeSpec.from_json(spec.to_json()) == spec
 
 
+def test_serve_environment_is_restored_after_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    from emotag.cli.serve import _environ
+
+    monkeypatch.setenv("EMOTAG_TEST_VAR", "old")
+    with _environ("EMOTAG_TEST_VAR", "new"):
+        assert os.environ["EMOTAG_TEST_VAR"] == "new"
+    assert os.environ["EMOTAG_TEST_VAR"] == "old"
+    with _environ("EMOTAG_TEST_VAR", None):
+        assert "EMOTAG_TEST_VAR" not in os.environ
+    assert os.environ["EMOTAG_TEST_VAR"] == "old"
+    monkeypatch.delenv("EMOTAG_TEST_VAR")
+    with _environ("EMOTAG_TEST_VAR", "set"):
+        assert os.environ["EMOTAG_TEST_VAR"] == "set"
+    assert "EMOTAG_TEST_VAR" not in os.environ
+
+
 def test_a_worker_without_the_token_refuses_to_start(monkeypatch: pytest.MonkeyPatch) -> None:
     from emotag.errors import ConfigError
     from emotag.serve.auth import TOKEN_ENV

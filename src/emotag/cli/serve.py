@@ -110,16 +110,16 @@ def serve_command(
 def _environ(name: str, value: str | None) -> Iterator[None]:
     """``os.environ[name] = value`` (unset for None) while the block runs; the worker
     processes uvicorn starts inherit it. The previous value comes back afterwards."""
+    def put(v: str | None) -> None:
+        if v is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = v
+
     old = os.environ.get(name)
-    if value is None:
-        os.environ.pop(name, None)
-    else:
-        os.environ[name] = value
+    put(value)
     try:
         yield
     finally:
-        if old is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = old
+        put(old)
 

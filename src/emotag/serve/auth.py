@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 import os
 import stat
@@ -27,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from .limits import json_response
 
 log = logging.getLogger(__name__)
 
@@ -78,13 +78,8 @@ def _digest(value: bytes) -> bytes:
 
 
 def _response(detail: str, error: str | None) -> list[dict[str, Any]]:
-    body = json.dumps({"detail": detail}).encode()
     challenge = f'Bearer realm="{REALM}"' + (f', error="{error}"' if error else "")
-    return [{"type": "http.response.start", "status": 401,
-             "headers": [(b"content-type", b"application/json"),
-                         (b"content-length", str(len(body)).encode()),
-                         (b"www-authenticate", challenge.encode())]},
-            {"type": "http.response.body", "body": body}]
+    return json_response(401, detail, ((b"www-authenticate", challenge.encode()),))
 
 
 class BearerAuthMiddleware:

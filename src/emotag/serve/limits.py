@@ -14,11 +14,14 @@ from typing import Any
 BODY_METHODS = {"POST", "PUT", "PATCH"}
 
 
-def _json_response(status: int, detail: str) -> list[dict[str, Any]]:
+def json_response(status: int, detail: str, headers: tuple[tuple[bytes, bytes], ...] = ()
+                  ) -> list[dict[str, Any]]:
+    """The ASGI messages of a ``{"detail": ...}`` JSON error answered by a middleware, the
+    shape FastAPI gives its own errors (also used by :mod:`emotag.serve.auth`)."""
     body = json.dumps({"detail": detail}).encode()
     return [{"type": "http.response.start", "status": status,
              "headers": [(b"content-type", b"application/json"),
-                         (b"content-length", str(len(body)).encode())]},
+                         (b"content-length", str(len(body)).encode()), *headers]},
             {"type": "http.response.body", "body": body}]
 
 
@@ -69,5 +72,5 @@ class BodySizeLimitMiddleware:
 
     @staticmethod
     async def _send(send: Any, status: int, detail: str) -> None:
-        for message in _json_response(status, detail):
+        for message in json_response(status, detail):
             await send(message)
