@@ -123,6 +123,18 @@ def test_labels_the_file_never_shows_keep_the_base_decisions(tiny_model: Path,
         assert a_cuts[j] == b_cuts[j]
 
 
+def test_adapting_an_adapted_model_starts_from_the_base(tiny_model: Path, tmp_path: Path) -> None:
+    first = domain_file(tmp_path / "first.tsv", 100, kinds=("joy", "anger"))
+    second = domain_file(tmp_path / "second.tsv", 100, seed=1, kinds=("joy", "anger"))
+    adapt_model(first, tmp_path / "a1", model_dir=tiny_model, taxonomy="ekman")
+    adapt_model(second, tmp_path / "a2", model_dir=tmp_path / "a1", taxonomy="ekman")
+    direct = adapt_model(second, tmp_path / "b", model_dir=tiny_model, taxonomy="ekman")
+    twice, once = emotag.load(tmp_path / "a2"), emotag.load(tmp_path / "b")
+    texts = ["happy glad", "angry mad", "sad crying"]
+    assert twice.predict(texts, taxonomy="ekman") == once.predict(texts, taxonomy="ekman")
+    assert direct["cross_validation"]["gain"] > 0
+
+
 def test_adapt_in_the_models_own_labels(tiny_model: Path, tmp_path: Path) -> None:
     path = tmp_path / "own.jsonl"
     rows = [{"text": " ".join(np.random.default_rng(i).choice(WORDS[k].split(), 2)),
@@ -159,6 +171,8 @@ def test_refuses_small_files_bad_labels_and_existing_outputs(tiny_model: Path,
         adapt_model(small, tmp_path / "full", model_dir=tiny_model, taxonomy="ekman")
     with pytest.raises(DataError, match="the model folder itself"):
         adapt_model(small, tiny_model, model_dir=tiny_model, taxonomy="ekman")
+    with pytest.raises(DataError, match="or inside it"):
+        adapt_model(small, tiny_model / "sub", model_dir=tiny_model, taxonomy="ekman")
     with pytest.raises(TaxonomyError, match="plutchik"):
         adapt_model(small, tmp_path / "y", model_dir=tiny_model, taxonomy="plutchik")
 
@@ -206,3 +220,25 @@ def test_evaluate_file_and_adapted_runs(tiny_model: Path, tmp_path: Path) -> Non
     assert adapted["macro_f1"] > adapted["base_macro_f1_same_rows"] + 0.2
     with pytest.raises(DataError, match="needs 280 to fit"):
         adapted_runs(predictor, rows, "ekman", n_rows=280, draws=1)
+
+
+def test_adapting_and_using_the_shipped_model_need_only_the_base_install(tmp_path: Path) -> None:
+    """scikit-learn and torch blocked (``sys.modules[name] = None``): adapting the shipped ONNX
+    model and scoring with the result still work."""
+    import subprocess
+    import sys
+
+    data = domain_file(tmp_path / "d.tsv", 60, kinds=("joy", "anger", "sadness"))
+    code = (
+        "import sys\n"
+        "for name in ('sklearn', 'scipy', 'torch', 'transformers'):\n"
+        "    sys.modules[name] = None\n"
+        "import emotag\n"
+        "from emotag.inference.adapt import adapt_model\n"
+        f"adapt_model({str(data)!r}, {str(tmp_path / 'out')!r}, taxonomy='ekman')\n"
+        f"print(emotag.load({str(tmp_path / 'out')!r}).predict('angry furious', "
+        "taxonomy='ekman')[0]['label'])\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "anger"

@@ -255,8 +255,8 @@ def adapt_model(data: Path, output: Path, *, model_dir: Path | None = None,
     predictor = Predictor.load(model_dir)
     base = Path(predictor.path)
     output = Path(output)
-    if output.resolve() == base.resolve():
-        raise DataError("--output is the model folder itself; give a new folder",
+    if output.resolve() == base.resolve() or base.resolve() in output.resolve().parents:
+        raise DataError("--output is the model folder itself or inside it; give a new folder",
                         path=str(output))
     if output.exists() and (not output.is_dir() or any(output.iterdir())):
         raise DataError("--output exists and is not an empty folder; give a new one",

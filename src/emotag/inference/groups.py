@@ -4,9 +4,9 @@ What a group's score means: the probability that at least one of its member labe
 read from the member labels' (calibrated) probabilities as if they were independent:
 ``1 - prod(1 - p_member)`` (noisy-OR). It lies in [0, 1], it is never below the best
 member's probability, and a group with one member (``neutral``) scores exactly that label.
-Measured on GoEmotions (shipped model, thresholds tuned on dev): Ekman macro-F1 on test
-0.640 (noisy-OR) vs 0.632 (best member's probability) vs 0.634 (the old any-member rule);
-the numbers are in ``docs/_parts/ood-results.md``.
+Chosen over the best member's probability and the old "any member reaches its threshold"
+rule: best or equal on GoEmotions dev and test and on the out-of-domain suite
+(``benchmarks/bench_group_scores.py``; numbers in the results document).
 
 Each group has its own threshold, tuned on the model's dev split like the label thresholds and
 saved as ``group_thresholds.json`` in the model folder. A model without that file (or whose

@@ -48,9 +48,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, DataError, EmotagError, MissingDependencyError
-from ..labels import TAXONOMIES, taxonomy_groups
 from ..models.base import read_manifest
 from .batch_scoring import PRED_COLUMN, check_no_clash, output_column_names, score_columns
+from .groups import check_taxonomy, member_columns
 from .ray_io import (
     check_text_column,
     count_rows,
@@ -124,9 +124,8 @@ def output_labels(model_dir: Path, taxonomy: str) -> list[str]:
     """The names behind the ``score_<name>`` columns, read from the model's ``emotag.json``
     (the driver never loads the model: only the actors do)."""
     names = list(read_manifest(model_dir)["label_names"])
-    if taxonomy not in TAXONOMIES:
-        raise ConfigError(f"taxonomy={taxonomy!r}; expected one of {', '.join(TAXONOMIES)}")
-    return names if taxonomy == "goemotions" else list(taxonomy_groups(taxonomy))
+    check_taxonomy(taxonomy, names)
+    return names if taxonomy == "goemotions" else member_columns(names, taxonomy)[0]
 
 
 # =========================================================================== the actor

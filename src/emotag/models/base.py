@@ -18,7 +18,7 @@ import numpy as np
 
 from ..data.preprocess import Preprocessing
 from ..errors import ConfigError, ModelFormatError
-from ..utils.files import atomic_write_json
+from ..utils.files import atomic_write_json, sha256_file
 
 FORMAT_VERSION = 1
 MANIFEST = "emotag.json"
@@ -259,8 +259,7 @@ def model_digest(model_dir: Path, *, decisions: bool = True) -> str:
     folder = Path(model_dir)
     digest = hashlib.sha256()
     for path in model_files(folder, decisions=decisions):
-        with open(path, "rb") as f:
-            content = hashlib.file_digest(f, "sha256").hexdigest()
+        content = sha256_file(path)
         digest.update(f"{path.relative_to(folder).as_posix()}\0{content}\n".encode())
     return digest.hexdigest()
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..config import WEIGHT_SELECTIONS
 from ..errors import ConfigError
-from ..evaluation.thresholds import ThresholdTuner, f1_at_thresholds
+from ..evaluation.thresholds import DEFAULT_GRID, ThresholdTuner, f1_at_thresholds
 from ..models.ensemble import combine
 
 SEARCH_GRID = np.round(np.arange(0.02, 0.951, 0.02), 4)  # thresholds, coarse during the search
@@ -36,7 +36,7 @@ def simplex_grid(n_members: int, step: float) -> np.ndarray:
 
 def tuned_macro_f1(probs: np.ndarray, y: np.ndarray, grid: np.ndarray | None = None) -> float:
     """Dev macro-F1 when every label gets its own best threshold (the search objective)."""
-    grid = grid if grid is not None else np.round(np.arange(0.02, 0.951, 0.01), 4)
+    grid = grid if grid is not None else DEFAULT_GRID
     return float(f1_at_thresholds(probs, y, grid).max(axis=0).mean())
 
 
