@@ -42,9 +42,15 @@ REQUIRED_DATA = ("assets/default_model/emotag.json", "assets/default_model/thres
 
 
 def _bundled_files() -> set[str]:
-    """Every file under src/emotag that is not Python source, relative to the package."""
-    return {p.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("*")
-            if p.is_file() and p.suffix not in (".py", ".pyc") and "__pycache__" not in p.parts}
+    """Every file under src/emotag that is not Python source, relative to the package
+    (hidden entries left out: temp folders of an atomic write, editor files)."""
+    files = set()
+    for p in PACKAGE.rglob("*"):
+        rel = p.relative_to(PACKAGE)
+        if (p.is_file() and p.suffix not in (".py", ".pyc") and "__pycache__" not in rel.parts
+                and not any(part.startswith(".") for part in rel.parts)):
+            files.add(rel.as_posix())
+    return files
 
 
 def test_package_data_patterns_cover_every_bundled_file() -> None:

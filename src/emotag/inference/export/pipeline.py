@@ -81,12 +81,12 @@ def export_onnx(model_dir: Path, output_dir: Path | None = None, *, int8: bool =
     tfile = model_dir / THRESHOLDS_FILE
     thresholds = (read_thresholds(tfile, labels) if tfile.is_file()
                   else np.full(len(labels), 0.5))
-    split, origin = (None, None) if check_texts is not None and dev_limit == 0 else \
-        check_split(model_dir, labels, dev=dev, data=data, text_column=text_column,
-                    label_column=label_column)
-    if check_texts is None:
-        assert split is not None
-        check_texts = list(split.texts[:N_CHECK])
+    split, origin = None, None
+    if check_texts is None or dev_limit != 0:  # the data is needed for one or the other
+        split, origin = check_split(model_dir, labels, dev=dev, data=data,
+                                    text_column=text_column, label_column=label_column)
+        if check_texts is None:
+            check_texts = list(split.texts[:N_CHECK])
     if not check_texts:
         raise DataError("no texts to check the export on: pass check_texts or a dev split")
     metadata = {META_LABELS: labels,

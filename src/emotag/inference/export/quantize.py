@@ -19,9 +19,8 @@ What is quantized (QDQ format; ONNX Runtime fuses it into integer MatMuls at loa
 - the embedding tables, int8 rows dequantized after the lookup (a row per token: nothing
   spans texts).
 
-Kept in fp32: attention's activation x activation MatMuls, and the classifier head (28
-outputs, negligible time; quantizing its input per tensor moved probabilities by up to 0.3).
-Numbers: docs/results.md, "Export" and "Speed".
+Kept in fp32: attention's activation x activation MatMuls, and the classifier head (a few
+outputs per text, negligible time). Numbers: docs/results.md ("Export", "Speed").
 """
 
 from __future__ import annotations
