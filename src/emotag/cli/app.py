@@ -82,12 +82,13 @@ def main() -> None:
     except typer.Abort:
         sys.exit(130)
     except Exception as e:  # click usage errors come through here in non-standalone mode
-        import click
-
-        if isinstance(e, click.ClickException):
+        # By class name: typer may carry its own copy of click (typer._click), whose
+        # exception classes are not click's.
+        kinds = {cls.__name__ for cls in type(e).__mro__}
+        if "ClickException" in kinds:
             e.show()
             sys.exit(e.exit_code)
-        if isinstance(e, click.exceptions.Exit):
+        if "Exit" in kinds:
             sys.exit(e.exit_code)
         raise
 
