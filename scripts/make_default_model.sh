@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Re-create src/emotag/assets/default_model from the bundled data: the 3-layer MiniLM student distilled from
-# session 2's ensemble (TF-IDF, MiniLM and mpnet top-6; its probabilities on the training
+# the ensemble ens3 (TF-IDF, MiniLM and mpnet top-6; its probabilities on the training
 # texts are committed in results/ens3; student-l3) unless the run exists,
 # exported to ONNX int8 (static: activation scales calibrated on dev texts, so a text scores
 # the same alone or in any batch), packaged, thresholds re-tuned on the int8 model's dev

@@ -62,7 +62,7 @@ def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def build_tiny_bert(folder: Path) -> Path:
     """A 2-layer, 32-wide random BERT with a word-level vocabulary, saved into ``folder``
-    (also used by scripts/ddp_loss_curve.py --tiny)."""
+    (also used by experiments/scripts/ddp_loss_curve.py --tiny)."""
     import torch
     from transformers import BertConfig, BertModel, BertTokenizerFast
 

@@ -73,7 +73,8 @@ def main() -> None:
             tp += int((y[:, d] & dec[:, d]).sum())
             pos += int(y[:, d].sum())
         print(f"{name:8} {dev_f1:9.4f} " + " ".join(f"{s:12.4f}" for s in scores)
-              + f" {np.mean(scores):9.4f} {tp / max(pos, 1):9.4f}  ({time.perf_counter() - t0:.0f} s)")
+              + f" {np.mean(scores):9.4f} {tp / max(pos, 1):9.4f}"
+              + f"  ({time.perf_counter() - t0:.0f} s)")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ Every other member is a parametric head (a linear layer on an encoder, or TF-IDF
 regressions). This one reads the training labels another way: a text's score for a label is
 the similarity-weighted share of its ``k`` nearest training texts that carry the label, the
 neighbours found by cosine similarity of the encoder's pooled states. Its errors differ from
-the heads', which is what an ensemble member needs (docs/results.md, "Session 9").
+the heads', which is what an ensemble member needs (docs/results.md, "Ensembles").
 
 Fitting trains nothing: it embeds the training texts once with an already fine-tuned
 encoder (an emotag transformer run). Saved as the encoder in ``transformer/`` (Hugging Face

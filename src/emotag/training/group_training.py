@@ -1,4 +1,4 @@
-"""Two ways of letting the Ekman and sentiment groups shape training (issue 3, session 7).
+"""Two ways of letting the Ekman and sentiment groups shape training (docs/results.md, "Models").
 
 Why: the Ekman and sentiment metrics count a group as predicted when any member emotion is.
 
