@@ -152,7 +152,11 @@ def test_loading_a_tfidf_model_without_scikit_learn_names_the_extra(
         monkeypatch: pytest.MonkeyPatch) -> None:
     from emotag.models.base import backend_class
 
-    monkeypatch.setitem(sys.modules, "sklearn", None)
+    # every sklearn module, not only the package: a submodule already imported by an earlier
+    # test would otherwise still resolve
+    loaded = [m for m in sys.modules if m == "sklearn" or m.startswith("sklearn.")]
+    for name in loaded or ["sklearn"]:
+        monkeypatch.setitem(sys.modules, name, None)
     monkeypatch.delitem(sys.modules, "emotag.models.tfidf", raising=False)
     with pytest.raises(MissingDependencyError, match=r"pip install 'emotag\[tfidf\]'"):
         backend_class("tfidf")

@@ -1,7 +1,8 @@
 """Adapt a model's decisions to a user's domain from a few hundred labelled rows.
 
-What is learned (measured on the out-of-domain suite, ``docs/_parts/ood-results.md``): per
-output column of one taxonomy (the model's labels, or the Ekman or sentiment groups), a
+What is learned (measured on the out-of-domain suite: docs/results.md, "Out-of-domain
+transfer"): per output column of one taxonomy (the model's labels, or the Ekman or sentiment
+groups), a
 logistic model ``sigmoid(logit(s) + b + w . x)`` where ``s`` is the base model's score for
 that column (it stays the starting point, so the fit is a correction, not a new classifier),
 ``b`` a bias (the domain's prior) and ``w`` a light refit over ``x``, the standardised logits
