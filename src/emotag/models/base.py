@@ -32,6 +32,11 @@ class EmotionClassifier(ABC):
     #: Text rewrites every backend applies before scoring (saved in the manifest).
     preprocessing: Preprocessing = Preprocessing()
 
+    def prepared(self, texts: str | Sequence[str]) -> list[str]:
+        """``texts`` as a list (one string is one text), with :attr:`preprocessing` applied:
+        what every backend scores."""
+        return self.preprocessing([texts] if isinstance(texts, str) else texts)
+
     @abstractmethod
     def fit(self, train: Any, dev: Any | None = None, *, work_dir: Path | None = None,
             resume: bool = False) -> EmotionClassifier:

@@ -118,7 +118,7 @@ class KnnClassifier(EmotionClassifier):
         """(n_texts, n_labels) float32 neighbour votes in [0, 1]."""
         if not hasattr(self, "neighbours_"):
             raise EmotagNotFittedError("KnnClassifier is not fitted; call fit or load")
-        texts = self.preprocessing([texts] if isinstance(texts, str) else texts)
+        texts = self.prepared(texts)
         if not texts:
             return np.zeros((0, len(self.label_names)), dtype=np.float32)
         queries = _unit_rows(self.encoder_.embed(texts))

@@ -156,7 +156,7 @@ class OnnxClassifier(TokenWindows, EmotionClassifier):
         batch. Long texts are cut at ``max_length`` tokens, or scored by windows
         (max-pooled) when ``window_overlap`` is set.
         """
-        texts = self.preprocessing([texts] if isinstance(texts, str) else texts)
+        texts = self.prepared(texts)
         if not texts:
             return np.zeros((0, len(self.label_names)), dtype=np.float32)
         batch_size = batch_size or DEFAULT_BATCH

@@ -100,7 +100,7 @@ class TfidfLogRegClassifier(BaseEstimator, EmotionClassifier):
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         if not hasattr(self, "coef_"):
             raise EmotagNotFittedError("TfidfLogRegClassifier is not fitted; call fit first")
-        texts = self.preprocessing([texts] if isinstance(texts, str) else texts)
+        texts = self.prepared(texts)
         logits = self._features(list(texts)) @ self.coef_.T + self.intercept_
         return sigmoid(logits)
 

@@ -214,7 +214,7 @@ class TransformerClassifier(TokenWindows, EmotionClassifier):
         Long texts are cut at ``max_length`` tokens, or scored by windows (max-pooled) when
         ``window_overlap`` is set.
         """
-        texts = self.preprocessing([texts] if isinstance(texts, str) else texts)
+        texts = self.prepared(texts)
         rows, owner = self._forward_rows(texts, len(self.label_names), batch_size,
                                          lambda batch: self.model_(**batch).logits)
         return pool_windows(rows, owner, len(texts))
