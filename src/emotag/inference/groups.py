@@ -52,6 +52,15 @@ def check_taxonomy(taxonomy: str, label_names: Sequence[str]) -> None:
                         f"labels are {shown}; available taxonomies: {', '.join(available)}")
 
 
+def output_names(label_names: Sequence[str], taxonomy: str) -> list[str]:
+    """The score columns a model answers with in ``taxonomy``: its labels, or the groups with
+    a member among them (a :class:`~emotag.errors.TaxonomyError` when the labels do not
+    cover the taxonomy)."""
+    check_taxonomy(taxonomy, label_names)
+    return list(label_names) if taxonomy == "goemotions" else member_columns(label_names,
+                                                                              taxonomy)[0]
+
+
 def member_columns(label_names: Sequence[str], taxonomy: str) -> tuple[list[str], list[list[int]]]:
     """Group names and member columns of ``taxonomy``, for groups with at least one member
     among ``label_names``."""

@@ -50,7 +50,7 @@ from typing import Any
 from ..errors import ConfigError, DataError, EmotagError, MissingDependencyError
 from ..models.base import read_manifest
 from .batch_scoring import PRED_COLUMN, check_no_clash, output_column_names, score_columns
-from .groups import check_taxonomy, member_columns
+from .groups import output_names
 from .ray_io import (
     check_text_column,
     count_rows,
@@ -123,9 +123,7 @@ def plan_pool(cpus: int, num_actors: int | None, threads_per_actor: int | None
 def output_labels(model_dir: Path, taxonomy: str) -> list[str]:
     """The names behind the ``score_<name>`` columns, read from the model's ``emotag.json``
     (the driver never loads the model: only the actors do)."""
-    names = list(read_manifest(model_dir)["label_names"])
-    check_taxonomy(taxonomy, names)
-    return names if taxonomy == "goemotions" else member_columns(names, taxonomy)[0]
+    return output_names(read_manifest(model_dir)["label_names"], taxonomy)
 
 
 # =========================================================================== the actor

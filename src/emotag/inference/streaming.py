@@ -234,12 +234,9 @@ def model_fingerprint(predictor: Any) -> dict[str, Any]:
 
 def output_label_names(predictor: Any, taxonomy: str) -> list[str]:
     """The names of the score columns: the model's labels, or the taxonomy's groups."""
-    from .groups import check_taxonomy
+    from .groups import output_names
 
-    check_taxonomy(taxonomy, predictor.labels)  # a TaxonomyError before anything is written
-    if taxonomy == "goemotions":
-        return list(predictor.labels)
-    return list(predictor.group_scores(np.zeros((1, len(predictor.labels))), taxonomy)[1])
+    return output_names(predictor.labels, taxonomy)  # a TaxonomyError before anything is written
 
 
 # --------------------------------------------------------------------------- progress bar
