@@ -291,3 +291,27 @@ def test_custom_labels_data_with_other_labels_is_an_error(custom_run: tuple[Path
                                  "--data", str(bad), "--output", str(tmp_path / "o")])
     assert result.exit_code == 1 and isinstance(result.exception, DataError)
     assert "bad.csv, line 2" in str(result.exception) and "'joy'" in str(result.exception)
+
+
+def test_the_optimizer_leaves_nothing_in_the_working_directory(
+        exported: tuple[Path, dict], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """onnxruntime's shape inference saves a failed graph into the working directory; an
+    export once committed those files (70 MB) into this repository."""
+    from onnxruntime.transformers import optimizer
+
+    from emotag.inference.export.optimize import optimize_graph
+
+    real = optimizer.optimize_model
+
+    def leaky(*args: object, **kwargs: object) -> object:
+        Path("sym_shape_infer_temp.onnx").write_bytes(b"half-inferred graph")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(optimizer, "optimize_model", leaky)
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    src = Path(exported[0]) / "model.onnx"
+    info = optimize_graph(Path(src), tmp_path / "model.opt.onnx", num_heads=2, hidden_size=32)
+    assert list(cwd.iterdir()) == []
+    assert (tmp_path / "model.opt.onnx").is_file() and "fused_ops" in info

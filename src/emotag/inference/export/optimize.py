@@ -7,6 +7,8 @@ otherwise the plain graph stays and the report says why.
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -28,9 +30,14 @@ def optimize_graph(src: Path, dest: Path, *, num_heads: int, hidden_size: int) -
     """
     from onnxruntime.transformers.optimizer import optimize_model
 
-    with warnings.catch_warnings():
+    src_abs = Path(src).resolve()
+    # When its symbolic shape inference gives up, onnxruntime saves the half-inferred graph
+    # (``sym_shape_infer_temp.onnx`` plus a weights file) into the working directory: run it
+    # in a scratch folder so nothing lands in the user's folder or a repository.
+    with (warnings.catch_warnings(), tempfile.TemporaryDirectory(prefix="emotag-opt-") as scratch,
+          contextlib.chdir(scratch)):
         warnings.simplefilter("ignore")
-        opt = optimize_model(str(src), model_type="bert", num_heads=num_heads,
+        opt = optimize_model(str(src_abs), model_type="bert", num_heads=num_heads,
                              hidden_size=hidden_size, opt_level=1, use_gpu=False)
     fused = {k: int(v) for k, v in opt.get_fused_operator_statistics().items() if v}
     opt.save_model_to_file(str(dest))
