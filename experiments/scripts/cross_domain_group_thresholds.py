@@ -114,8 +114,8 @@ def main() -> int:
     test_scores = predictor.decision_view(predictor.predict_proba(go["test"].texts), "ekman")[0]
     tg, tn = group_matrix(go["test"].labels, go["test"].label_names, "ekman")
     test_y = tg[:, [tn.index(n) for n in names]]
-    report = {"model": str(predictor.path), "seed": SEED, "prior": dict(zip(names, prior.tolist())),
-              "five_domains": chosen_on,
+    report = {"model": str(predictor.path), "seed": SEED,
+              "prior": dict(zip(names, prior.tolist(), strict=True)), "five_domains": chosen_on,
               "choose_halves": suite_only, "chosen": best}
     for key in ("alpha=0.0", best):
         c = candidates[key]
@@ -123,7 +123,7 @@ def main() -> int:
         mean = float(np.mean([r["macro_f1"] for r in results]))
         low, high = (float(np.mean([r["macro_f1_interval"][i] for r in results])) for i in (0, 1))
         test = score_decisions(test_y, test_scores >= c, names, bootstrap=1000)
-        row = {"cuts": dict(zip(names, np.round(c, 4).tolist())),
+        row = {"cuts": dict(zip(names, np.round(c, 4).tolist(), strict=True)),
                "files": {n: r["macro_f1"] for n, r in zip(SUITE, results, strict=True)},
                "mean": mean, "mean_interval": [low, high],
                "recall": {e: pooled_recall(results, e) for e in EMOTIONS},
