@@ -89,7 +89,7 @@ def test_base_dependencies_leave_training_and_serving_to_extras() -> None:
     base = names(PYPROJECT["project"]["dependencies"])
     extras = PYPROJECT["project"]["optional-dependencies"]
     assert not base & {"torch", "transformers", "datasets", "accelerate", "scikit-learn",
-                       "matplotlib", "fastapi", "uvicorn", "ray"}
+                       "matplotlib", "fastapi", "uvicorn", "ray", "pandas"}
     assert {"onnxruntime", "tokenizers", "numpy", "typer", "rich"} <= base
     assert {"tfidf", "train", "serve", "ray", "all", "dev"} <= set(extras)
     # ranges, never the local pin: the exact torch lives in the Makefile and .ci/run
@@ -121,6 +121,52 @@ def test_inference_path_imports_no_torch_transformers_or_sklearn(tmp_path: Path)
     done = _run_python(code, cwd=tmp_path)  # from another folder: no repo-relative paths
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+
+
+def test_batch_scoring_needs_no_pandas(tmp_path: Path) -> None:
+    """The base install has no pandas (regression: csv/tsv output went through DataFrames).
+    csv -> csv must not import it; pyarrow imports pandas by itself whenever it is installed
+    (``pa.array`` checks for pandas objects), so the Parquet legs run with pandas blocked, as
+    on a base install. (``sys.modules['pandas'] = None`` does not block pyarrow's import.)"""
+    code = (
+        "import csv, json, sys\n"
+        "from pathlib import Path\n"
+        "import emotag\n"
+        "from emotag.inference.streaming import score_file\n"
+        "Path('in.csv').write_text('id,text\\n007,thank you so much!\\n'\n"
+        "                          '2,\"this is awful, really\"\\n3,\\n', encoding='utf-8')\n"
+        "p = emotag.load(num_threads=1)\n"
+        "score_file(p, Path('in.csv'), Path('out.csv'), show_progress=False)\n"
+        "imported = 'pandas' in sys.modules\n"
+        "class NoPandas:  # from here on `import pandas` fails, as if it were not installed\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] == 'pandas':\n"
+        "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
+        "sys.meta_path.insert(0, NoPandas())\n"
+        "score_file(p, Path('in.csv'), Path('out.parquet'), show_progress=False)\n"
+        "import pyarrow.parquet as pq\n"
+        "pq.write_table(pq.read_table('out.parquet').select(['id', 'text']), 'in.parquet')\n"
+        "score_file(p, Path('in.parquet'), Path('back.csv'), show_progress=False)\n"
+        "table = pq.read_table('out.parquet')\n"
+        "with open('out.csv', encoding='utf-8', newline='') as f:\n"
+        "    rows = list(csv.DictReader(f))\n"
+        "print(json.dumps({'imported': imported, 'csv': rows, 'parquet': table.to_pylist(),\n"
+        "                  'types': {f.name: str(f.type) for f in table.schema},\n"
+        "                  'same': open('back.csv').read() == open('out.csv').read()}))\n")
+    done = _run_python(code, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["imported"] is False
+    assert [r["id"] for r in out["csv"]] == ["007", "2", "3"]  # strings, as written
+    assert [r["text"] for r in out["csv"]] == ["thank you so much!", "this is awful, really",
+                                              ""]
+    assert out["csv"][0]["pred_labels"].split(",")[0] == "gratitude"
+    assert out["types"]["id"] == out["types"]["text"] == "string"
+    assert out["types"]["score_gratitude"] == "float"  # float32
+    for row, rec in zip(out["csv"], out["parquet"], strict=True):
+        assert rec["pred_labels"] == row["pred_labels"]
+        assert abs(rec["score_gratitude"] - float(row["score_gratitude"])) < 1e-6
+    assert out["same"]  # parquet in -> csv out: the same bytes as csv in -> csv out
 
 
 def test_command_line_imports_nothing_heavy_before_a_command_runs() -> None:

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator, Sequence
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,40 +55,42 @@ def file_format(path: Path, *, output: bool = False) -> str:
 class Chunk:
     """Consecutive data rows of an input file, every column kept as read.
 
-    Exactly one payload is set: ``frame`` (csv, tsv, txt: string columns), ``records``
-    (jsonl: each object with its own keys) or ``table`` (parquet: exact Arrow types).
-    ``start`` is the 0-based index of the first row among the file's data rows; ``lines``
-    the line each row starts on, as an editor counts them (header = line 1; None for
-    Parquet, which has no lines).
+    Exactly one payload is set: ``rows`` (csv, tsv, txt: lists of string cells, named by
+    ``header``), ``records`` (jsonl: each object with its own keys) or ``table`` (parquet: a
+    pyarrow Table, exact Arrow types). Plain lists, not a DataFrame: the base install has no
+    pandas. ``start`` is the 0-based index of the first row among the file's data rows;
+    ``lines`` the line each row starts on, as an editor counts them (header = line 1; None
+    for Parquet, which has no lines).
     """
 
     start: int
-    frame: Any = None
+    rows: list[list[str]] | None = None
+    header: list[str] | None = None
     records: list[dict[str, Any]] | None = None
     table: Any = None
     lines: list[int] | None = None
 
     def __len__(self) -> int:
-        if self.records is not None:
-            return len(self.records)
-        return len(self.frame) if self.frame is not None else self.table.num_rows
+        if self.rows is not None:
+            return len(self.rows)
+        return len(self.records) if self.records is not None else self.table.num_rows
 
     def columns(self) -> list[str]:
         """Column names in order (jsonl: every key of the chunk, in order of appearance)."""
+        if self.rows is not None:
+            return list(self.header or [])
         if self.records is not None:
             return list(dict.fromkeys(k for rec in self.records for k in rec))
-        return [str(c) for c in (self.frame.columns if self.frame is not None
-                                 else self.table.column_names)]
+        return [str(c) for c in self.table.column_names]
 
     def slice(self, offset: int) -> Chunk:
         """The rows from ``offset`` on (a resumed run skips the rows already written)."""
         start = self.start + offset
         lines = self.lines[offset:] if self.lines is not None else None
+        if self.rows is not None:
+            return Chunk(start, rows=self.rows[offset:], header=self.header, lines=lines)
         if self.records is not None:
             return Chunk(start, records=self.records[offset:], lines=lines)
-        if self.frame is not None:
-            return Chunk(start, frame=self.frame.iloc[offset:].reset_index(drop=True),
-                         lines=lines)
         return Chunk(start, table=self.table.slice(offset))
 
     def line(self, i: int) -> int | None:
@@ -109,9 +112,10 @@ class Chunk:
                     if len(cols) == 1 and any(c in cols[0] for c in ",;\t|") else "")
             raise DataError(f"missing column {column!r}; columns are {cols}{hint}",
                             path=str(path), row=self.start + 1,
-                            line=1 if self.frame is not None else None)
-        if self.frame is not None:
-            return self.frame[column].tolist()
+                            line=1 if self.rows is not None else None)
+        if self.rows is not None:
+            j = self.columns().index(column)
+            return [row[j] for row in self.rows]
         return self.table.column(column).to_pylist()
 
     def texts(self, column: str, path: Path) -> list[str]:
@@ -127,8 +131,9 @@ class Chunk:
         """Rows as dicts (jsonl output)."""
         if self.records is not None:
             return self.records
-        if self.frame is not None:
-            return self.frame.to_dict("records")
+        if self.rows is not None:
+            header = self.columns()
+            return [dict(zip(header, row, strict=True)) for row in self.rows]
         return self.table.to_pylist()
 
 
@@ -141,12 +146,10 @@ def _bad_text(value: Any, column: str) -> str:
 
 
 def is_na(value: Any) -> bool:
-    try:
-        import pandas as pd
-
-        return value is pd.NA or value is pd.NaT
-    except ImportError:  # pragma: no cover - pandas is a dependency
-        return False
+    """pandas' NA or NaT. emotag never imports pandas (the base install lacks it); such a
+    value can only exist where the caller's process has imported it."""
+    pd = sys.modules.get("pandas")
+    return pd is not None and (value is pd.NA or value is pd.NaT)
 
 
 # --------------------------------------------------------------------------- readers
@@ -193,31 +196,23 @@ def _not_utf8(path: Path) -> DataError:
     return DataError("not UTF-8 text", path=str(path))  # pragma: no cover
 
 
-def _frame(columns: Sequence[str], rows: list[list[str]]) -> Any:
-    import pandas as pd
-
-    cols = list(zip(*rows, strict=True)) if rows else [() for _ in columns]
-    return pd.DataFrame({c: pd.Series(list(v), dtype=object) for c, v in zip(columns, cols,
-                                                                             strict=True)})
-
-
 def _txt_chunks(path: Path, size: int) -> Iterator[Chunk]:
     start, lines = 0, []
     with open(path, encoding="utf-8-sig", newline=None) as f:
         for line in f:
             lines.append(line.rstrip("\n"))
             if len(lines) == size:
-                yield Chunk(start, frame=_frame([TXT_COLUMN], [[t] for t in lines]),
+                yield Chunk(start, rows=[[t] for t in lines], header=[TXT_COLUMN],
                             lines=list(range(start + 1, start + size + 1)))
                 start, lines = start + size, []
     if lines or start == 0:
-        yield Chunk(start, frame=_frame([TXT_COLUMN], [[t] for t in lines]),
+        yield Chunk(start, rows=[[t] for t in lines], header=[TXT_COLUMN],
                     lines=list(range(start + 1, start + len(lines) + 1)))
 
 
 def _csv_chunks(path: Path, size: int) -> Iterator[Chunk]:
-    """csv.reader, not pandas: it reports the line of every row (quoted cells may span
-    lines) and a row with too few fields (pandas pads it with nulls)."""
+    """csv.reader: it reports the line of every row (quoted cells may span lines) and a row
+    with too few fields (pandas' reader pads it with nulls)."""
     kind = path.suffix.lower()[1:]
     csv.field_size_limit(max(csv.field_size_limit(), _CSV_FIELD_LIMIT))
     with open(path, encoding="utf-8-sig", newline="") as f:
@@ -244,13 +239,13 @@ def _csv_chunks(path: Path, size: int) -> Iterator[Chunk]:
                 lines.append(prev + 1)
                 prev = reader.line_num
                 if len(rows) == size:
-                    yield Chunk(start, frame=_frame(header, rows), lines=lines)
+                    yield Chunk(start, rows=rows, header=header, lines=lines)
                     start, rows, lines = start + size, [], []
         except csv.Error as e:
             raise DataError(f"cannot parse as {kind}: {e}", path=str(path),
                             line=reader.line_num) from None
     if rows or start == 0:
-        yield Chunk(start, frame=_frame(header, rows), lines=lines)
+        yield Chunk(start, rows=rows, header=header, lines=lines)
 
 
 def _jsonl_chunks(path: Path, size: int) -> Iterator[Chunk]:

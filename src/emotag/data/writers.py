@@ -9,15 +9,20 @@ appended to (its footer comes last), so each chunk becomes one part file in ``Y.
 group by row group. Nothing is published at ``Y`` before the last row is written.
 
 Text outputs write scores rounded to 7 decimals (|error| <= 5e-8); Parquet keeps float32.
-The input side (formats, :class:`~emotag.data.tables.Chunk`) is :mod:`emotag.data.tables`.
+CSV/TSV are written by the standard library's ``csv`` module, Parquet by pyarrow: no pandas,
+which the base install lacks. The input side (formats, :class:`~emotag.data.tables.Chunk`)
+is :mod:`emotag.data.tables`.
 """
 
 from __future__ import annotations
 
 import base64
+import csv
 import datetime as dt
 import decimal
+import io
 import json
+import math
 import os
 import shutil
 from abc import ABC, abstractmethod
@@ -35,36 +40,30 @@ SCORE_DECIMALS = 7
 
 
 # --------------------------------------------------------------------------- chunks as tables
-def chunk_frame(chunk: Chunk, columns: Sequence[str], path: Path) -> Any:
-    """Rows as a pandas DataFrame with exactly ``columns`` (csv/tsv output).
+def chunk_rows(chunk: Chunk, columns: Sequence[str], path: Path) -> list[list[Any]]:
+    """Rows as lists of cells in ``columns`` order (csv/tsv output; None: an empty cell).
 
     Nested values (lists, dicts) become JSON text. A jsonl key outside ``columns`` (the
     first row's keys) is a DataError: a table needs the same columns in every row.
     """
-    import pandas as pd
-
-    if chunk.frame is not None:
-        return chunk.frame
+    if chunk.rows is not None:
+        return chunk.rows
     if chunk.table is not None:
-        frame = chunk.table.to_pandas(types_mapper=pd.ArrowDtype)
-        for name, col in zip(chunk.table.column_names, chunk.table.columns, strict=True):
-            if _is_nested(col.type):
-                frame[name] = pd.Series([_json_cell(v) for v in col.to_pylist()],
-                                        dtype=object)
-        return frame
+        cells = [_arrow_cells(col) for col in chunk.table.columns]
+        return [list(r) for r in zip(*cells, strict=True)] if cells else [[]] * len(chunk)
     _check_keys(chunk.records, columns, chunk.start, path, chunk.lines)
-    return pd.DataFrame({c: pd.Series([_json_cell(r.get(c)) for r in chunk.records],
-                                      dtype=object) for c in columns})
+    return [[_json_cell(r.get(c)) for c in columns] for r in chunk.records]
 
 
 def chunk_table(chunk: Chunk, columns: Sequence[str], path: Path) -> Any:
-    """Rows as a pyarrow Table with ``columns`` (parquet output)."""
+    """Rows as a pyarrow Table with ``columns`` (parquet output; csv/tsv/txt cells: strings)."""
     import pyarrow as pa
 
     if chunk.table is not None:
         return chunk.table
-    if chunk.frame is not None:
-        return pa.Table.from_pandas(chunk.frame, preserve_index=False)
+    if chunk.rows is not None:
+        return pa.table({c: pa.array([row[j] for row in chunk.rows], type=pa.string())
+                         for j, c in enumerate(chunk.columns())})
     _check_keys(chunk.records, columns, chunk.start, path, chunk.lines)
     try:
         return pa.table({c: pa.array([r.get(c) for r in chunk.records]) for c in columns})
@@ -82,10 +81,25 @@ def _is_nested(arrow_type: Any) -> bool:
             or pa.types.is_fixed_size_list(arrow_type))
 
 
+def _arrow_cells(column: Any) -> list[Any]:
+    """A pyarrow column as CSV cells: Python values (nulls None), nested ones as JSON text."""
+    if _is_nested(column.type):
+        return [_json_cell(v) for v in column.to_pylist()]
+    try:
+        return column.to_pylist()
+    except ValueError:  # nanosecond times that datetime cannot hold (pyarrow without pandas)
+        import pyarrow.compute as pc
+
+        return pc.cast(column, "string").to_pylist()
+
+
 def _json_cell(value: Any) -> Any:
-    """Nested values as JSON text (for CSV cells); scalars unchanged."""
+    """Nested values as JSON text (for CSV cells); NaN and NA as None (an empty cell);
+    other scalars unchanged."""
     if isinstance(value, dict | list | tuple):
         return json.dumps(value, ensure_ascii=False, default=json_default)
+    if (isinstance(value, float) and math.isnan(value)) or is_na(value):
+        return None
     return value
 
 
@@ -207,17 +221,14 @@ class TextWriter(ChunkWriter):
         if self.fmt == "jsonl":
             self._file.write(_jsonl_lines(chunk.as_records(), added).encode("utf-8"))
             return
-        import pandas as pd
-
         self.set_columns(chunk)
-        frame = chunk_frame(chunk, self.columns or [], self.input_path)
-        if list(map(str, frame.columns)) != self.columns:
-            raise DataError(f"columns {list(frame.columns)} differ from the first chunk's "
-                            f"{self.columns}", path=str(self.input_path), row=chunk.start + 1)
-        out = pd.concat([frame.reset_index(drop=True), pd.DataFrame(added)], axis=1)
-        text = out.to_csv(index=False, header=not self.header_written,
-                          sep="," if self.fmt == "csv" else "\t", lineterminator="\n")
-        self._file.write(text.encode("utf-8"))
+        columns = self.columns or []
+        if chunk.records is None and chunk.columns() != columns:
+            raise DataError(f"columns {chunk.columns()} differ from the first chunk's "
+                            f"{columns}", path=str(self.input_path), row=chunk.start + 1)
+        rows = chunk_rows(chunk, columns, self.input_path)
+        self._file.write(_csv_text(rows, columns, added, header=not self.header_written,
+                                   sep="," if self.fmt == "csv" else "\t").encode("utf-8"))
         self.header_written = True
 
     def commit(self) -> dict[str, Any]:
@@ -237,6 +248,20 @@ class TextWriter(ChunkWriter):
     def close(self) -> None:
         if not self._file.closed:
             self._file.close()
+
+
+def _csv_text(rows: list[list[Any]], columns: Sequence[str], added: dict[str, Any], *,
+              header: bool, sep: str) -> str:
+    """CSV/TSV text of ``rows`` followed by the ``added`` columns: minimal quoting, "\\n"
+    line ends, None as an empty cell, floats as repr() (the bytes pandas' to_csv wrote)."""
+    extra = [v.tolist() if isinstance(v, np.ndarray) else list(v) for v in added.values()]
+    extra_rows = list(zip(*extra, strict=True)) if extra else [()] * len(rows)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=sep, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+    if header:
+        writer.writerow([*columns, *added])
+    writer.writerows([*row, *more] for row, more in zip(rows, extra_rows, strict=True))
+    return buffer.getvalue()
 
 
 def _jsonl_lines(records: list[dict[str, Any]], added: dict[str, Any]) -> str:
