@@ -38,25 +38,27 @@ train-minilm: setup
 # the fine-tuned MiniLM's space (MiniLM is trained as the vote's encoder), ensembled (weights
 # scored on held-out dev folds, thresholds re-tuned for the Ekman/sentiment groups too) and
 # calibrated on dev, published to results/best. The members skip the per-epoch dev
-# evaluations (NO_EPOCH_EVAL): that saves ~7 min and trains the same models.
+# evaluations (MEMBER_FLAGS): that saves ~7 min and trains the same models.
 # `make student` distils the 3-member ensemble ens3 (MiniLM + mpnet-top6 + TF-IDF, the teacher
 # of the shipped model; its probabilities on the training texts are committed in results/ens3)
 # into one MiniLM (results/student). `make runs/ens3/metrics.json` rebuilds a teacher from
 # freshly trained members, which is not the committed one (its MiniLM trains another
 # trajectory).
-NO_EPOCH_EVAL := --set train.eval_each_epoch=false
+# Interrupted (Ctrl-C, a closed session)? Run the same make command again: the transformer
+# members go on from their last checkpoint (every 200 steps) with --resume, same trajectory.
+MEMBER_FLAGS := --set train.eval_each_epoch=false --resume
 runs/tfidf/metrics.json: | setup
 	$(BIN)/emotag train --config tfidf --output runs/tfidf
 runs/minilm/metrics.json: | setup
-	$(BIN)/emotag train --config minilm --output runs/minilm $(NO_EPOCH_EVAL)
+	$(BIN)/emotag train --config minilm --output runs/minilm $(MEMBER_FLAGS)
 runs/mpnet-top6/metrics.json: | setup-mpnet
 	# the ensemble's member: the first epoch (1,357 steps) of a 2-epoch schedule
-	$(BIN)/emotag train --config mpnet-top6 --output runs/mpnet-top6 $(NO_EPOCH_EVAL) \
+	$(BIN)/emotag train --config mpnet-top6 --output runs/mpnet-top6 $(MEMBER_FLAGS) \
 		--set train.stop_after_steps=1357
 runs/mpnet/metrics.json: | setup-mpnet
-	$(BIN)/emotag train --config mpnet --output runs/mpnet $(NO_EPOCH_EVAL)
+	$(BIN)/emotag train --config mpnet --output runs/mpnet $(MEMBER_FLAGS)
 runs/mpnet-seed2/metrics.json: | setup-mpnet
-	$(BIN)/emotag train --config mpnet-seed2 --output runs/mpnet-seed2 $(NO_EPOCH_EVAL)
+	$(BIN)/emotag train --config mpnet-seed2 --output runs/mpnet-seed2 $(MEMBER_FLAGS)
 runs/knn-minilm/metrics.json: runs/minilm/metrics.json
 	$(BIN)/emotag train --config knn-minilm --output runs/knn-minilm
 BEST_MEMBERS := runs/mpnet runs/tfidf runs/mpnet-seed2 runs/knn-minilm
@@ -66,7 +68,7 @@ runs/best/metrics.json: $(addsuffix /metrics.json,$(BEST_MEMBERS))
 runs/ens3/metrics.json: runs/tfidf/metrics.json runs/minilm/metrics.json runs/mpnet-top6/metrics.json
 	$(BIN)/emotag ensemble runs/minilm runs/mpnet-top6 runs/tfidf --output runs/ens3
 runs/student/metrics.json: | setup
-	$(BIN)/emotag train --config student --output runs/student $(NO_EPOCH_EVAL)
+	$(BIN)/emotag train --config student --output runs/student $(MEMBER_FLAGS)
 	$(BIN)/emotag calibrate runs/student
 
 best: runs/best/metrics.json
