@@ -59,6 +59,7 @@ def main() -> None:
     else:
         provenance = "docs/results.md names the commit that retrains the same weights"
     depth = f" (lowest {layers} layers)" if layers else ""
+    groups = group_paragraph(a.model_dir)
     text = f"""# emotag default model: all-MiniLM-L6-v2{depth} fine-tuned on GoEmotions, ONNX int8
 
 Multi-label emotion tagger for English text: 27 emotions + neutral (GoEmotions taxonomy). Each label
@@ -83,7 +84,7 @@ pred.predict("thank you so much!")   # [{{"label": "gratitude", "score": ...}}]
 {ekman:.4f} | {sentiment:.4f} |
 | dev | {dev['averages']['macro']['f1']:.4f} | {dev['averages']['micro']['f1']:.4f} | | |
 
-Per label (test):
+{groups}Per label (test):
 
 | label | precision | recall | F1 | support | threshold |
 | --- | ---: | ---: | ---: | ---: | ---: |
@@ -117,6 +118,9 @@ Per label (test):
 - The GoEmotions authors filtered offensive and identity-related content only partly; the data
   carries Reddit's demographic and topical biases, and so does the model. Do not use it to make
   decisions about individuals.
+- Other text (dialogue, tweets, headlines, event reports) is read less well: the out-of-domain
+  numbers and `emotag adapt`, which fits the decisions to a domain from a few hundred labelled
+  rows, are in emotag's docs/ood.md.
 - Texts are truncated at {metrics.get('model', {}).get('max_length', 128)} tokens.
 
 ## License
@@ -125,6 +129,21 @@ Model weights: derived from all-MiniLM-L6-v2 (Apache-2.0) and GoEmotions (Apache
 Apache-2.0.
 """
     atomic_write_text(a.model_dir / "MODEL_CARD.md", text)
+
+
+def group_paragraph(model_dir: Path) -> str:
+    """What the Ekman/sentiment numbers mean, from the folder's group_thresholds.json."""
+    path = model_dir / "group_thresholds.json"
+    if not path.is_file():
+        return ""
+    spec = json.loads(path.read_text())
+    cuts = "; ".join(f"{taxonomy}: " + ", ".join(f"{g} {t:g}" for g, t in groups.items())
+                     for taxonomy, groups in spec["thresholds"].items())
+    return ("The Ekman and sentiment columns above count a group as predicted when any member "
+            "label is. `predict(..., taxonomy=\"ekman\")` (and the CLI and the service) instead "
+            "scores each group as the probability that at least one member applies (noisy-OR "
+            "of the calibrated member scores) and predicts it at its own threshold "
+            f"(`group_thresholds.json`, fitted on: {spec.get('fitted_on')}): {cuts}.\n\n")
 
 
 if __name__ == "__main__":
