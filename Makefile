@@ -3,7 +3,7 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup setup-mpnet quickstart best student test lint wheel wheel-check bench-startup \
+.PHONY: setup setup-mpnet quickstart best student ood test lint wheel wheel-check bench-startup \
 	train-tfidf train-minilm train-mpnet clean
 # The exact versions this project is tested with; pyproject.toml states compatible ranges.
 # torch is pinned in the same install so the resolver never fetches a CUDA build.
@@ -79,6 +79,11 @@ best: runs/best/metrics.json
 student: runs/student/metrics.json
 	$(BIN)/python scripts/publish_results.py runs/student results/student
 	$(BIN)/python scripts/recompute_metrics.py results/student
+
+# The out-of-domain suite (../shared/data/ood-dev or $$EMOTAG_OOD_DIR; skipped when absent)
+# and the behavioural suite for the shipped model, or MODEL=folder: docs/ood.md.
+ood: setup
+	$(BIN)/python benchmarks/bench_ood.py $(if $(MODEL),--model $(MODEL))
 
 test: setup
 	$(BIN)/ruff check src tests benchmarks scripts experiments
