@@ -23,6 +23,7 @@ import numpy as np
 
 from ..errors import DataError
 from ..inference.adapt import fit_adaptation
+from ..inference.groups import output_names
 
 ADAPT_ROWS = 200   #: labelled rows an adapted run is fitted on (the rest is scored)
 ADAPT_DRAWS = 5    #: seeded draws (seeds 0..4) of those rows
@@ -44,7 +45,7 @@ def read_taxonomy_file(predictor: Any, path: Path, taxonomy: str, *, text_column
     (another name is a DataError with its row)."""
     from ..data.datasets import read_labelled_file
 
-    names = predictor.base_view(np.zeros((0, len(predictor.labels))), taxonomy)[1]
+    names = output_names(predictor.labels, taxonomy)
     rows = read_labelled_file(Path(path), text_column=text_column, label_column=label_column,
                               label_names=names)
     index = {n: j for j, n in enumerate(names)}

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import ConfigError, DataError
+from .groups import output_names
 
 if TYPE_CHECKING:
     from .predictor import Predictor
@@ -111,9 +112,7 @@ def taxonomy_scorer(predictor: Predictor, taxonomy: str = "goemotions") -> Score
 
 def taxonomy_names(predictor: Predictor, taxonomy: str = "goemotions") -> list[str]:
     """Column names of :func:`taxonomy_scorer`'s matrix."""
-    if taxonomy == "goemotions":
-        return list(predictor.labels)
-    return predictor.group_scores(np.zeros((0, len(predictor.labels))), taxonomy)[1]
+    return output_names(predictor.labels, taxonomy)
 
 
 def explain(predictor: Predictor, texts: Sequence[str],

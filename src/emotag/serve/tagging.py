@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..inference.explain import label_explanation, occlusion, split_words, taxonomy_scorer
-from ..inference.groups import member_columns
+from ..inference.groups import member_columns, output_names
 from ..inference.predictor import Predictor, ranked_columns
 
 
@@ -62,7 +62,7 @@ def explanations(predictor: Predictor, texts: Sequence[str], scores: np.ndarray,
                  chosen: Sequence[Sequence[int]], *, taxonomy: str, max_words: int
                  ) -> list[dict[str, list[dict[str, Any]]]]:
     """Per text, the words behind each predicted label (runs the model: call it off-loop)."""
-    names = predictor.decision_view(np.zeros((0, len(predictor.labels))), taxonomy)[1]
+    names = output_names(predictor.labels, taxonomy)
     wanted = [i for i, keep in enumerate(chosen) if keep]  # texts with no label cost nothing
     per_text = occlusion(taxonomy_scorer(predictor, taxonomy), [texts[i] for i in wanted],
                          full_scores=scores[wanted], max_words=max_words)

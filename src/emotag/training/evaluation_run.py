@@ -12,8 +12,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from ..config import EmotagConfig
 from ..data.datasets import Split, load_splits
 from ..errors import ConfigError, DataError
@@ -124,13 +122,14 @@ def evaluate_taxonomy(model_dir: Path, config: EmotagConfig, taxonomy: str, outp
     names the others)."""
     import dataclasses
 
+    from ..inference.groups import output_names
     from ..inference.predictor import Predictor
 
     if bootstrap < 0:
         raise ConfigError(f"--bootstrap {bootstrap}; expected 0 (none) or a number of "
                           "resamples such as 1000")
     predictor = Predictor.load(model_dir)
-    _, names, _ = predictor.group_scores(np.zeros((1, len(predictor.labels))), taxonomy)
+    names = output_names(predictor.labels, taxonomy)
     config = dataclasses.replace(config, data=dataclasses.replace(config.data,
                                                                   label_names=list(names)))
     split = evaluation_splits(config)["test"]
