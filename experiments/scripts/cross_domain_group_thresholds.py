@@ -38,7 +38,7 @@ from emotag.evaluation.ood import read_taxonomy_file, score_decisions
 from emotag.labels import group_matrix
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-from bench_ood import EMOTIONS, SUITE, suite_dir  # noqa: E402
+from bench_ood import EMOTIONS, SUITE, pooled_recall, suite_dir  # noqa: E402
 
 SEED = 0
 ALPHAS = np.round(np.arange(0.0, 1.51, 0.125), 3)
@@ -74,12 +74,6 @@ def suite_f1(parts: list[tuple[np.ndarray, np.ndarray]], names: list[str], cuts:
              bootstrap: int = 0) -> list[dict]:
     return [score_decisions(y, s >= cuts, names, exclude=("neutral",), bootstrap=bootstrap)
             for s, y in parts]
-
-
-def pooled_recall(results: list[dict], name: str) -> float:
-    hits = sum(r["per_label"][name]["recall"] * r["per_label"][name]["support"]
-               for r in results if name in r["per_label"])
-    return hits / sum(r["per_label"][name]["support"] for r in results if name in r["per_label"])
 
 
 def main() -> int:
@@ -139,7 +133,7 @@ def main() -> int:
         row = {"cuts": dict(zip(names, np.round(c, 4).tolist(), strict=True)),
                "files": {n: r["macro_f1"] for n, r in zip(SUITE, results, strict=True)},
                "mean": mean, "mean_interval": [low, high],
-               "recall": {e: pooled_recall(results, e) for e in EMOTIONS},
+               "recall": pooled_recall(results),
                "goemotions_test_ekman": test["macro_f1"],
                "goemotions_test_ekman_interval": test["macro_f1_interval"]}
         report[key] = row
