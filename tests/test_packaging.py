@@ -71,6 +71,20 @@ def test_resources_are_found_through_importlib() -> None:
     assert resolve_config("tfidf") == resources.configs_dir() / "tfidf.yaml"
 
 
+def test_saved_records_name_bundled_files_without_the_machine_folder(tmp_path: Path) -> None:
+    """Regression: metrics.json (and the shipped model's) recorded the bundled GoEmotions as
+    /work/main/src/emotag/assets/goemotions/dev.tsv, a developer's folder."""
+    from emotag.data.datasets import Split
+    from emotag.training.pipeline import describe_data
+
+    bundled = resources.goemotions_dir() / "dev.tsv"
+    assert resources.display_path(bundled) == "emotag/assets/goemotions/dev.tsv"
+    assert resources.display_path(tmp_path / "dev.csv") == str(tmp_path / "dev.csv")
+    split = Split("dev", ["a"], np.zeros((1, 1), np.uint8), ["x"], source=str(bundled))
+    assert describe_data({"dev": split}, "cfg") == {
+        "config": "cfg", "dev": "emotag/assets/goemotions/dev.tsv (1 rows)"}
+
+
 def test_version_is_written_once() -> None:
     from importlib.metadata import version
 

@@ -31,3 +31,14 @@ def goemotions_dir() -> Path:
 def configs_dir() -> Path:
     """The bundled recipe configs (``emotag train --config NAME``)."""
     return _package_path("configs")
+
+
+def display_path(path: str | Path) -> str:
+    """``path`` as a record should show it: a bundled file as ``emotag/...`` (the same on
+    every machine and install), anything else as given. Used where a path is saved into a
+    model's or a report's files, so they carry no developer's folder."""
+    try:
+        inside = Path(path).resolve().relative_to(_package_path().resolve())
+    except ValueError:
+        return str(path)
+    return f"emotag/{inside.as_posix()}"

@@ -25,6 +25,7 @@ from ..evaluation.metrics import bootstrap_intervals, evaluate_split, headline
 from ..evaluation.thresholds import ThresholdTuner
 from ..models import EmotionClassifier, build_model, load_model, save_model
 from ..models.base import MANIFEST
+from ..resources import display_path
 from ..utils.files import atomic_save_npy, atomic_write_json
 from . import ddp
 from .runlog import environment
@@ -236,5 +237,6 @@ def _check_labels(split: Split, names: list[str]) -> None:
 def describe_data(splits: dict[str, Split], origin: str) -> dict[str, str]:
     """``metrics["data"]``: where the data config came from, and each scored split's source
     and size."""
-    return {"config": origin} | {name: f"{split.source or name} ({len(split):,} rows)"
-                                 for name, split in splits.items() if name != "train"}
+    return {"config": origin} | {
+        name: f"{display_path(split.source) if split.source else name} ({len(split):,} rows)"
+        for name, split in splits.items() if name != "train"}
