@@ -33,7 +33,7 @@ train-mpnet: setup-mpnet
 train-minilm: setup
 	$(BIN)/emotag train --config minilm --output runs/minilm
 
-# The best recipe, each step skipped when its run exists (about 2.7 h on 2 cores; wall times
+# The best recipe, each step skipped when its run exists (1.9 to 2.7 h on 2 cores; wall times
 # in docs/results.md). `make best` = TF-IDF + two seeds of mpnet + a nearest-neighbour vote in
 # the fine-tuned MiniLM's space (MiniLM is trained as the vote's encoder), ensembled (weights
 # scored on held-out dev folds, thresholds re-tuned for the Ekman/sentiment groups too) and
