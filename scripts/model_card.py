@@ -1,7 +1,8 @@
 #!/usr/bin/env python
 """Write MODEL_CARD.md for a packaged model folder from its metrics and its training run.
 
-    python scripts/model_card.py src/emotag/assets/default_model --run runs/student-l3
+    python scripts/model_card.py src/emotag/assets/default_model --run runs/student-l3-best \
+        --config experiments/configs/student-l3-best.yaml
 """
 
 from __future__ import annotations
@@ -45,10 +46,10 @@ def main() -> None:
     teacher = config["train"].get("distill_teacher")
     config_name = a.config
     layers = config["model"].get("num_hidden_layers")
-    distilled = (f" distilled from an ensemble (ens3: MiniLM + mpnet top-6 + TF-IDF, weights "
-                 f"chosen on dev) whose probabilities on the training texts are committed in "
-                 f"`{teacher}`: targets = {config['train']['distill_weight']:g} x those "
-                 "probabilities + the rest gold labels;" if teacher else "")
+    distilled = (f" distilled from {teacher_summary(Path(teacher))}, whose probabilities on "
+                 f"the training texts are committed in `{teacher}`: targets = "
+                 f"{config['train']['distill_weight']:g} x those probabilities + the rest gold "
+                 "labels;" if teacher else "")
     commit = str(run_log.get("commit") or "unknown")
     if not commit.endswith("+dirty"):
         provenance = f"commit {commit[:12]}"
@@ -59,6 +60,8 @@ def main() -> None:
     else:
         provenance = "docs/results.md names the commit that retrains the same weights"
     depth = f" (lowest {layers} layers)" if layers else ""
+    int8_diff = export.get("models", {}).get("int8", {}).get("max_abs_diff")
+    int8_diff = "n/a" if int8_diff is None else f"{int8_diff:.3g}"
     groups = group_paragraph(a.model_dir)
     text = f"""# emotag default model: all-MiniLM-L6-v2{depth} fine-tuned on GoEmotions, ONNX int8
 
@@ -106,8 +109,8 @@ pred.predict("thank you so much!")   # [{{"label": "gratitude", "score": ...}}]
   activation scales calibrated on 400 dev texts, so scores do not depend on batch mates), then
   `emotag evaluate` of the packaged folder with `--retune-thresholds`. Export check:
   max |int8 - PyTorch| =
-  {export.get('models', {}).get('int8', {}).get('max_abs_diff', 'n/a')} on 256 dev texts.
-- Re-create it: `scripts/make_default_model.sh`.
+  {int8_diff} on 256 dev texts.
+- Re-create it: `scripts/make_default_model.sh {a.run} {config_name}`.
 
 ## Limits and biases
 
@@ -129,6 +132,17 @@ Model weights: derived from all-MiniLM-L6-v2 (Apache-2.0) and GoEmotions (Apache
 Apache-2.0.
 """
     atomic_write_text(a.model_dir / "MODEL_CARD.md", text)
+
+
+def teacher_summary(teacher: Path) -> str:
+    """"an ensemble of runs/mpnet (0.4) + ..." from the teacher folder's ensemble.json."""
+    path = teacher / "ensemble.json"
+    if not path.is_file():
+        return f"the model in `{teacher}`"
+    spec = json.loads(path.read_text())
+    members = " + ".join(f"{Path(m).name} ({w:g})"
+                         for m, w in zip(spec["members"], spec["weights"], strict=True))
+    return f"an ensemble ({members}; weights chosen on dev)"
 
 
 def group_paragraph(model_dir: Path) -> str:

@@ -85,6 +85,18 @@ def test_saved_records_name_bundled_files_without_the_machine_folder(tmp_path: P
         "config": "cfg", "dev": "emotag/assets/goemotions/dev.tsv (1 rows)"}
 
 
+def test_saved_records_do_not_name_the_folder_a_model_was_built_in(tmp_path: Path) -> None:
+    """Regression: the shipped model's metrics.json named the temporary folder it was built in
+    (src/emotag/assets/.default_model.partial) as the origin of its evaluation config."""
+    from emotag.training.evaluation_run import evaluation_config
+
+    partial = shutil.copytree(resources.default_model_dir(), tmp_path / ".default_model.partial")
+    _, origin = evaluation_config(partial)
+    assert origin == "emotag defaults (the model folder has no train_config.json)"
+    shipped = json.loads((resources.default_model_dir() / "metrics.json").read_text())
+    assert "partial" not in json.dumps(shipped)
+
+
 def test_version_is_written_once() -> None:
     from importlib.metadata import version
 

@@ -19,8 +19,11 @@ in two halves; the setting with the best mean macro-F1 over five domains (GoEmot
 the four *choose* halves; emotion groups, ``neutral`` left out) is read once on the four
 *score* halves (95% bootstrap intervals), next to alpha = 0, with the pooled
 disgust recall, and on GoEmotions test (Ekman macro-F1; the 28-label decisions do not move).
+With ``--apply`` the chosen cuts replace the Ekman emotion groups' cuts in the folder's
+``group_thresholds.json`` (``scripts/make_default_model.sh`` does this for the shipped model).
 
-    python experiments/scripts/prior_flattened_groups.py [--model DIR] [--json out.json]
+    python experiments/scripts/cross_domain_group_thresholds.py [--model DIR] [--json out.json]
+        [--apply]
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ import numpy as np
 import emotag
 from emotag.data.datasets import load_goemotions
 from emotag.evaluation.ood import read_taxonomy_file, score_decisions
+from emotag.inference.groups import load_group_thresholds, save_group_thresholds
 from emotag.labels import group_matrix
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
@@ -80,11 +84,13 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", type=Path, default=None)
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--apply", action="store_true",
+                    help="write the chosen Ekman cuts into the folder's group_thresholds.json")
     args = ap.parse_args()
     folder = suite_dir()
     if folder is None:
         print("ood-dev suite not found; skipped")
-        return 0
+        return 1 if args.apply else 0
     predictor = emotag.load(args.model)
     go = load_goemotions()
     dev_scores, names, cuts = predictor.decision_view(
@@ -145,7 +151,25 @@ def main() -> int:
         print("  cuts " + "  ".join(f"{n} {v:.3f}" for n, v in row["cuts"].items()))
     if args.json:
         args.json.write_text(json.dumps(report, indent=1), encoding="utf-8")
+    if args.apply:
+        apply_cuts(predictor, names, candidates[best], best)
     return 0
+
+
+def apply_cuts(predictor: object, names: list[str], cuts: np.ndarray, setting: str) -> None:
+    """Replace the Ekman groups' cuts in the model folder's ``group_thresholds.json``."""
+    calibrated = predictor.calibrator is not None
+    saved = load_group_thresholds(predictor.path, calibrated=calibrated)
+    if saved is None:
+        raise SystemExit(f"{predictor.path}: no group_thresholds.json on this score scale to "
+                         "update; run emotag.inference.groups.tune_model_groups first")
+    saved["ekman"] = {n: round(float(c), 4) for n, c in zip(names, cuts, strict=True)}
+    path = save_group_thresholds(
+        predictor.path, saved, calibrated=calibrated,
+        fitted_on=f"GoEmotions dev; Ekman emotion groups: {setting}, chosen over GoEmotions "
+                  "dev and the ood-dev suite (experiments/scripts/"
+                  "cross_domain_group_thresholds.py)")
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ def evaluation_config(model_dir: Path, data: Path | None = None, *, text_column:
     model_dir = Path(model_dir)
     saved = model_dir / CONFIG_FILE
     raw: dict[str, Any] = {}
-    origin = f"emotag defaults (no {CONFIG_FILE} in {model_dir})"
+    origin = f"emotag defaults (the model folder has no {CONFIG_FILE})"
     if saved.is_file():
         try:
             raw = json.loads(saved.read_text(encoding="utf-8"))
