@@ -135,7 +135,8 @@ Apache-2.0.
 
 
 def teacher_summary(teacher: Path) -> str:
-    """"an ensemble of runs/mpnet (0.4) + ..." from the teacher folder's ensemble.json."""
+    """The teacher in words, from its folder's ensemble.json: "an ensemble (mpnet (0.4) +
+    tfidf (0.2) + ...; weights chosen on dev)"."""
     path = teacher / "ensemble.json"
     if not path.is_file():
         return f"the model in `{teacher}`"
