@@ -53,6 +53,6 @@ def test_apply_writes_the_chosen_ekman_cuts_into_the_folder(tmp_path, monkeypatc
     assert chosen in spec["fitted_on"]
     assert f"wrote {model / 'group_thresholds.json'}" in capsys.readouterr().out
     # the folder still loads and decides with the new cuts
-    view = emotag.load(model).decision_view(emotag.load(model).predict_proba(["so gross"]),
-                                            "ekman")
+    reloaded = emotag.load(model)
+    view = reloaded.decision_view(reloaded.predict_proba(["so gross"]), "ekman")
     assert list(view[2]) == pytest.approx([after["ekman"][n] for n in view[1]])
